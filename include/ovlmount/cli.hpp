@@ -1,0 +1,32 @@
+// Why: the command line is parsed in one place (Boost.Program_options) into plain data, so
+// main only dispatches and every usage mistake gets the same one-line error and exit code 2.
+#pragma once
+
+#include "ovlmount/commands.hpp"
+#include "ovlmount/error.hpp"
+
+#include <string>
+
+namespace ovlmount {
+
+enum class Command { help, version, mount, resolve, list, umount, cleanup };
+
+// A parsed command line.
+struct Invocation {
+  Command command = Command::help;
+  std::string data_root;  // empty: the default (daemon.json's data-root, else /var/lib/docker)
+  std::string state_dir;  // absolute
+  bool json = false;      // resolve, list
+  std::string image;      // resolve
+  MountArgs mount;
+  UmountArgs umount;
+};
+
+// Parses argv. `ovlmount IMAGE TARGET` means `mount`; global options may stand anywhere.
+// Usage errors name the offending word.
+Result<Invocation> parse_command_line(int argc, const char* const argv[]);
+
+// The --help text: commands, options, exit codes.
+std::string help_text();
+
+}  // namespace ovlmount

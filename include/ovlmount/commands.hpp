@@ -1,0 +1,59 @@
+// Why: each user command is one function that joins the pieces (store, resolver, planner,
+// mounter, registry) in the order that keeps the guarantees: a mount is recorded before it is
+// made and the record is dropped if it fails; every registry change happens under its lock;
+// the data root is only ever read. The OS is passed in (RootDir, Mounter, MountTable), so
+// these functions run in unit tests against fakes.
+#pragma once
+
+#include "ovlmount/error.hpp"
+#include "ovlmount/mount_table.hpp"
+#include "ovlmount/mounter.hpp"
+#include "ovlmount/registry.hpp"
+#include "ovlmount/root_dir.hpp"
+
+#include <iosfwd>
+#include <string>
+
+namespace ovlmount {
+
+// Arguments of `mount`.
+struct MountArgs {
+  std::string image;
+  std::string target;
+  std::string upper;  // with `work`: a writable mount on the user's dirs
+  std::string work;
+  bool writable = false;  // a writable mount on scratch dirs under the state dir
+  bool dry_run = false;   // print the plan, change nothing
+};
+
+// Arguments of `umount`.
+struct UmountArgs {
+  std::string target;
+  bool all = false;    // every recorded mount
+  bool force = false;  // also a target ovlmount has no record of
+  bool lazy = false;   // detach now, finish when no longer busy
+};
+
+// `resolve`: prints the layer stack of `image` (JSON when `json`) to `out`.
+Result<void> run_resolve(const RootDir& data_root, const std::string& image, bool json, std::ostream& out);
+
+// `mount`: resolves `args.image` under `data_root`, records and performs the mount; on any
+// failure leaves no mount, no record and no dir it created.
+Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Registry& registry,
+                       Mounter& mounter, const MountTable& table, std::ostream& out);
+
+// `umount`: unmounts recorded targets (or any, with force) and forgets them, removing
+// their scratch dirs.
+Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounter& mounter,
+                        const MountTable& table, std::ostream& out, std::ostream& err);
+
+// `list`: the records, each marked mounted or gone by the mount table (JSON when `json`);
+// unreadable records are reported on `err` and skipped.
+Result<void> run_list(bool json, const Registry& registry, const MountTable& table, std::ostream& out,
+                      std::ostream& err);
+
+// `cleanup`: drops the records whose mount is gone and the scratch dirs no record owns.
+Result<void> run_cleanup(const Registry& registry, const MountTable& table, std::ostream& out,
+                         std::ostream& err);
+
+}  // namespace ovlmount

@@ -1,0 +1,198 @@
+// Why: see cli.hpp. All options are parsed together and then checked against the command,
+// so `ovlmount --data-root D mount IMG T` and `ovlmount mount IMG T --data-root D` both work
+// and an option that does not belong to the command is a usage error rather than ignored.
+#include "ovlmount/cli.hpp"
+
+#include "ovlmount/config.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <filesystem>
+#include <map>
+#include <set>
+
+namespace ovlmount {
+namespace {
+
+namespace po = boost::program_options;
+
+const std::map<std::string, Command> command_words = {
+    {"mount", Command::mount},   {"resolve", Command::resolve}, {"list", Command::list},
+    {"umount", Command::umount}, {"unmount", Command::umount},  {"cleanup", Command::cleanup},
+};
+
+// Which commands take each command-specific option.
+const std::map<std::string, std::set<Command>> option_commands = {
+    {"upper", {Command::mount}},   {"work", {Command::mount}},  {"writable", {Command::mount}},
+    {"dry-run", {Command::mount}}, {"json", {Command::resolve, Command::list}},
+    {"all", {Command::umount}},    {"force", {Command::umount}}, {"lazy", {Command::umount}},
+};
+
+po::options_description all_options() {
+  po::options_description options;
+  options.add_options()
+      ("data-root", po::value<std::string>()->value_name("DIR"), "")
+      ("state-dir", po::value<std::string>()->value_name("DIR"), "")
+      ("help,h", "")
+      ("version", "")
+      ("upper", po::value<std::string>(), "")
+      ("work", po::value<std::string>(), "")
+      ("writable", "")
+      ("dry-run", "")
+      ("json", "")
+      ("all", "")
+      ("force", "")
+      ("lazy", "")
+      ("args", po::value<std::vector<std::string>>()->composing(), "");
+  return options;
+}
+
+std::string absolute_state_dir(const std::string& dir) {
+  std::string path = std::filesystem::absolute(dir).lexically_normal().string();
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+  return path;
+}
+
+std::string command_name(Command command) {
+  for (const auto& [word, value] : command_words)
+    if (value == command) return word;
+  return "ovlmount";
+}
+
+Result<void> expect_arguments(Command command, const std::vector<std::string>& args, size_t count,
+                              const char* synopsis) {
+  if (args.size() == count) return {};
+  return usage_error(command_name(command), std::string(args.size() < count ? "missing" : "too many") +
+                                                " arguments; usage: ovlmount " + synopsis);
+}
+
+}  // namespace
+
+Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
+  po::variables_map values;
+  try {
+    po::positional_options_description positional;
+    positional.add("args", -1);
+    const int style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+    po::store(po::command_line_parser(argc, argv).options(all_options()).positional(positional).style(style).run(),
+              values);
+  } catch (const po::error& e) {
+    return usage_error("usage", std::string(e.what()) + " (see ovlmount --help)");
+  }
+
+  Invocation invocation;
+  if (values.count("help")) return invocation;
+  if (values.count("version")) {
+    invocation.command = Command::version;
+    return invocation;
+  }
+  std::vector<std::string> args;
+  if (values.count("args")) args = values["args"].as<std::vector<std::string>>();
+  if (args.empty()) return usage_error("usage", "no command given (see ovlmount --help)");
+
+  if (const auto word = command_words.find(args.front()); word != command_words.end()) {
+    invocation.command = word->second;
+    args.erase(args.begin());
+  } else if (args.size() == 2) {
+    invocation.command = Command::mount;
+  } else {
+    return usage_error(args.front(), "unknown command (see ovlmount --help)");
+  }
+
+  for (const auto& [option, commands] : option_commands)
+    if (values.count(option) && !commands.contains(invocation.command))
+      return usage_error("--" + option, "not an option of " + command_name(invocation.command));
+
+  if (values.count("data-root")) invocation.data_root = values["data-root"].as<std::string>();
+  invocation.state_dir =
+      absolute_state_dir(values.count("state-dir") ? values["state-dir"].as<std::string>() : default_state_dir);
+  invocation.json = values.count("json") > 0;
+
+  switch (invocation.command) {
+    case Command::mount: {
+      if (auto ok = expect_arguments(invocation.command, args, 2, "mount [--upper DIR --work DIR | --writable] IMAGE TARGET"); !ok)
+        return ok.error();
+      invocation.mount.image = args[0];
+      invocation.mount.target = args[1];
+      if (values.count("upper")) invocation.mount.upper = values["upper"].as<std::string>();
+      if (values.count("work")) invocation.mount.work = values["work"].as<std::string>();
+      invocation.mount.writable = values.count("writable") > 0;
+      invocation.mount.dry_run = values.count("dry-run") > 0;
+      break;
+    }
+    case Command::resolve:
+      if (auto ok = expect_arguments(invocation.command, args, 1, "resolve [--json] IMAGE"); !ok) return ok.error();
+      invocation.image = args[0];
+      break;
+    case Command::umount:
+      invocation.umount.all = values.count("all") > 0;
+      invocation.umount.force = values.count("force") > 0;
+      invocation.umount.lazy = values.count("lazy") > 0;
+      if (auto ok = expect_arguments(invocation.command, args, invocation.umount.all ? 0 : 1,
+                                     "umount [--force] [--lazy] TARGET | umount --all");
+          !ok)
+        return ok.error();
+      if (!invocation.umount.all) invocation.umount.target = args[0];
+      if (invocation.umount.all && invocation.umount.force)
+        return usage_error("--force", "not used with --all (which unmounts only recorded targets)");
+      break;
+    case Command::list:
+      if (auto ok = expect_arguments(invocation.command, args, 0, "list [--json]"); !ok) return ok.error();
+      break;
+    case Command::cleanup:
+      if (auto ok = expect_arguments(invocation.command, args, 0, "cleanup"); !ok) return ok.error();
+      break;
+    case Command::help:
+    case Command::version: break;
+  }
+  return invocation;
+}
+
+std::string help_text() {
+  return R"(Usage:
+  ovlmount [OPTIONS] IMAGE TARGET          mount IMAGE read-only at TARGET (same as mount)
+  ovlmount [OPTIONS] mount [--upper DIR --work DIR | --writable] [--dry-run] IMAGE TARGET
+  ovlmount [OPTIONS] resolve [--json] IMAGE
+  ovlmount [OPTIONS] list [--json]
+  ovlmount [OPTIONS] umount [--force] [--lazy] TARGET
+  ovlmount [OPTIONS] umount --all [--lazy]
+  ovlmount [OPTIONS] cleanup
+
+Mounts a Docker image from Docker's overlay2 store as an overlayfs, read-only by default,
+without touching the store (no write, no timestamp change). IMAGE is a reference (nginx,
+nginx:1.25, docker.io/library/nginx:latest, registry.local:5000/team/app:v1,
+name@sha256:<digest>), a full image ID (with or without sha256:) or a unique ID prefix.
+
+Commands:
+  mount     resolve IMAGE, record the mount under the state dir, mount it at TARGET
+  resolve   print the verified layer stack of IMAGE and the mount options; mount nothing
+  list      show recorded mounts, each "mounted" or "gone" according to the kernel
+  umount    unmount a recorded TARGET, forget it, remove its scratch dirs
+  cleanup   forget records whose mount is gone; remove scratch dirs no record owns
+
+Options:
+  --data-root DIR  Docker data root (default: "data-root" in /etc/docker/daemon.json,
+                   else /var/lib/docker)
+  --state-dir DIR  where mount records and scratch dirs are kept (default /run/ovlmount)
+  --upper DIR      mount: writable, changes go to DIR (created if missing; with --work)
+  --work DIR       mount: overlay work dir, empty, on the same filesystem as --upper
+  --writable       mount: writable, on scratch dirs under the state dir removed at umount
+  --dry-run        mount: print the plan, change nothing
+  --json           resolve, list: print JSON
+  --all            umount: every recorded mount
+  --force          umount: also a target ovlmount did not mount
+  --lazy           umount: detach now, finish when no longer busy
+  -h, --help       print this help
+  --version        print the version
+
+Exit codes:
+  0  success
+  1  other failure (for example: mount, umount and cleanup need root)
+  2  usage error
+  3  not found (image, layer, tracked target; also an ambiguous ID prefix)
+  4  corrupt or untrusted store (digest mismatch, malformed JSON, invalid ID)
+  5  mount or unmount failed
+)";
+}
+
+}  // namespace ovlmount

@@ -1,0 +1,362 @@
+// Why: see commands.hpp.
+#include "ovlmount/commands.hpp"
+
+#include "ovlmount/docker_store.hpp"
+#include "ovlmount/mount_plan.hpp"
+#include "ovlmount/resolver.hpp"
+
+#include <boost/json.hpp>
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <ostream>
+
+namespace ovlmount {
+namespace {
+
+namespace json = boost::json;
+
+bool is_within(const std::string& path, const std::string& dir) {
+  return path == dir || (path.starts_with(dir) && (dir == "/" || path[dir.size()] == '/'));
+}
+
+Result<std::string> canonical_dir(const std::string& path, const std::string& what) {
+  char resolved[PATH_MAX];
+  if (!::realpath(path.c_str(), resolved)) {
+    if (errno == ENOENT) return not_found(path, what + " does not exist");
+    return failure(path, errno_text(errno));
+  }
+  struct stat st {};
+  if (::stat(resolved, &st) != 0) return failure(path, errno_text(errno));
+  if (!S_ISDIR(st.st_mode)) return failure(path, what + " is not a directory");
+  return std::string(resolved);
+}
+
+// An absolute, normalized form of `path` that needs no existing file.
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  std::string canonical = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec || canonical.empty()) canonical = std::filesystem::absolute(path).lexically_normal().string();
+  if (canonical.size() > 1 && canonical.back() == '/') canonical.pop_back();
+  return canonical;
+}
+
+bool is_mounted(const std::vector<MountEntry>& mounts, const std::string& target) {
+  return std::any_of(mounts.begin(), mounts.end(),
+                     [&](const MountEntry& entry) { return is_ovlmount_mount(entry, target); });
+}
+
+// Directories mount created for --upper/--work, removed again if the mount fails.
+class CreatedDirs {
+ public:
+  CreatedDirs() = default;
+  CreatedDirs(const CreatedDirs&) = delete;
+  CreatedDirs& operator=(const CreatedDirs&) = delete;
+  ~CreatedDirs() {
+    for (auto dir = dirs_.rbegin(); dir != dirs_.rend(); ++dir) ::rmdir(dir->c_str());
+  }
+  Result<void> make(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) == 0) {
+      dirs_.push_back(path);
+      return {};
+    }
+    if (errno == EEXIST) return {};
+    if (errno == ENOENT) return not_found(path, "parent directory does not exist");
+    return failure(path, "cannot create directory: " + errno_text(errno));
+  }
+  void keep() { dirs_.clear(); }
+
+ private:
+  std::vector<std::string> dirs_;
+};
+
+Result<bool> is_empty_dir(const std::string& path) {
+  std::error_code ec;
+  const bool empty = std::filesystem::is_empty(path, ec);
+  if (ec) return failure(path, "cannot read: " + ec.message());
+  return empty;
+}
+
+// Checks (and creates when missing) the user's --upper and --work dirs.
+Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& args, const std::string& data_root,
+                                                               const std::string& target, CreatedDirs& created) {
+  if (auto made = created.make(args.upper, 0755); !made) return made.error();
+  if (auto made = created.make(args.work, 0700); !made) return made.error();
+  auto upper = canonical_dir(args.upper, "upper dir");
+  if (!upper) return upper.error();
+  auto work = canonical_dir(args.work, "work dir");
+  if (!work) return work.error();
+  for (const auto& [path, name] : {std::pair{*upper, "upper dir"}, std::pair{*work, "work dir"}}) {
+    if (is_within(path, data_root) || is_within(data_root, path))
+      return usage_error(path, std::string(name) + " overlaps the data root " + data_root + " (it is never written)");
+    if (is_within(path, target) || is_within(target, path))
+      return usage_error(path, std::string(name) + " overlaps the mount target " + target);
+  }
+  if (is_within(*upper, *work) || is_within(*work, *upper))
+    return usage_error(*work, "upper and work dirs must be separate, neither inside the other");
+  struct stat upper_stat {}, work_stat {};
+  if (::stat(upper->c_str(), &upper_stat) != 0) return failure(*upper, errno_text(errno));
+  if (::stat(work->c_str(), &work_stat) != 0) return failure(*work, errno_text(errno));
+  if (upper_stat.st_dev != work_stat.st_dev)
+    return usage_error(*work, "work dir is not on the same filesystem as the upper dir " + *upper);
+  struct statfs upper_fs {};
+  if (::statfs(upper->c_str(), &upper_fs) == 0 && upper_fs.f_type == OVERLAYFS_SUPER_MAGIC)
+    return usage_error(*upper, "upper dir is on an overlay filesystem, which cannot hold an upper dir");
+  auto empty = is_empty_dir(*work);
+  if (!empty) return empty.error();
+  if (!*empty) return usage_error(*work, "work dir is not empty");
+  return std::pair{*upper, *work};
+}
+
+void print_plan(const MountPlan& plan, const ResolvedImage& image, std::ostream& out) {
+  out << "image:     " << image.image_id << "\n"
+      << "reference: " << escape(image.reference) << "\n"
+      << "data root: " << escape(plan.data_root) << "\n"
+      << "layers:    " << image.layers.size() << " (top first)\n";
+  for (size_t i = image.layers.size(); i-- > 0;) {
+    const Layer& layer = image.layers[i];
+    out << "  " << i + 1 << "  " << layer.diff_id << "  " << escape(plan.data_root + "/" + layer.dir) << "\n";
+  }
+  if (!plan.target.empty()) out << "target:    " << escape(plan.target) << "\n";
+  if (!plan.read_only()) out << "upper:     " << escape(plan.upper) << "\nwork:      " << escape(plan.work) << "\n";
+  out << "options:   " << escape(display_options(plan)) << "\n";
+}
+
+json::object resolve_json(const ResolvedImage& image, const std::string& data_root) {
+  json::array layers;
+  json::array lowerdir;
+  for (const Layer& layer : image.layers)
+    layers.push_back(json::object{{"diff_id", layer.diff_id},
+                                  {"chain_id", layer.chain_id},
+                                  {"cache_id", layer.cache_id},
+                                  {"path", data_root + "/" + layer.dir}});
+  for (auto layer = image.layers.rbegin(); layer != image.layers.rend(); ++layer)
+    lowerdir.emplace_back(data_root + "/" + layer->dir);
+  return {{"image_id", image.image_id},
+          {"reference", image.reference},
+          {"data_root", data_root},
+          {"layers", std::move(layers)},
+          {"lowerdir", std::move(lowerdir)}};
+}
+
+Result<ResolvedImage> resolve_in(const RootDir& data_root, const std::string& image) {
+  auto store = DockerStore::open(data_root);
+  if (!store) return store.error();
+  return resolve_image(*store, image);
+}
+
+// Removes `record` and its scratch dir (the mount must already be gone).
+Result<void> forget_record(const MountRecord& record, const Registry& registry) {
+  if (!record.scratch.empty())
+    if (auto removed = registry.remove_scratch(record.scratch); !removed) return removed.error();
+  return registry.remove(record.target);
+}
+
+// Unmounts (when mounted) and forgets one recorded target.
+Result<void> unmount_record(const MountRecord& record, bool mounted, bool lazy, const Registry& registry,
+                            Mounter& mounter) {
+  if (mounted)
+    if (auto unmounted = mounter.unmount(record.target, lazy); !unmounted) return unmounted.error();
+  return forget_record(record, registry);
+}
+
+}  // namespace
+
+Result<void> run_resolve(const RootDir& data_root, const std::string& image, bool json, std::ostream& out) {
+  auto resolved = resolve_in(data_root, image);
+  if (!resolved) return resolved.error();
+  if (json) {
+    out << json::serialize(resolve_json(*resolved, data_root.path())) << "\n";
+    return {};
+  }
+  MountRequest request;
+  print_plan(plan_mount(*resolved, data_root.path(), request), *resolved, out);
+  return {};
+}
+
+Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Registry& registry,
+                       Mounter& mounter, const MountTable& table, std::ostream& out) {
+  if (args.upper.empty() != args.work.empty())
+    return usage_error("mount", "--upper and --work must be given together");
+  if (args.writable && !args.upper.empty())
+    return usage_error("mount", "--writable creates its own upper/work dirs; do not combine it with --upper/--work");
+  auto target = canonical_dir(args.target, "mount target");
+  if (!target) return target.error();
+  if (is_within(*target, data_root.path()) || is_within(data_root.path(), *target))
+    return usage_error(*target, "mount target overlaps the data root " + data_root.path());
+  auto image = resolve_in(data_root, args.image);
+  if (!image) return image.error();
+
+  MountRequest request;
+  request.target = *target;
+  if (args.dry_run) {
+    if (!args.upper.empty()) {
+      request.upper = absolute_path(args.upper);
+      request.work = absolute_path(args.work);
+    } else if (args.writable) {
+      request.upper = registry.dir() + "/scratch/<new>/upper";
+      request.work = registry.dir() + "/scratch/<new>/work";
+    } else {
+      request.empty_lower = registry.dir() + "/empty";
+    }
+    print_plan(plan_mount(*image, data_root.path(), request), *image, out);
+    return {};
+  }
+
+  auto lock = registry.lock(true);
+  if (!lock) return lock.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+  if (is_mounted(*mounts, *target))
+    return failure(*target, "an ovlmount overlay is already mounted here (ovlmount umount it first)");
+
+  CreatedDirs created;
+  std::string scratch;
+  if (!args.upper.empty()) {
+    auto dirs = prepare_upper_work(args, data_root.path(), *target, created);
+    if (!dirs) return dirs.error();
+    request.upper = dirs->first;
+    request.work = dirs->second;
+  } else if (args.writable) {
+    auto made = registry.create_scratch();
+    if (!made) return made.error();
+    scratch = *made;
+    request.upper = scratch + "/upper";
+    request.work = scratch + "/work";
+    request.scratch = true;
+  } else if (image->layers.size() == 1) {
+    auto empty = registry.empty_dir();
+    if (!empty) return empty.error();
+    request.empty_lower = *empty;
+  }
+
+  const MountPlan plan = plan_mount(*image, data_root.path(), request);
+  const MountRecord record = make_record(plan, scratch);
+  const auto discard_scratch = [&] {
+    if (!scratch.empty()) (void)registry.remove_scratch(scratch);
+  };
+  if (auto saved = registry.save(record); !saved) {
+    discard_scratch();
+    return saved.error();
+  }
+  if (auto mounted = mounter.mount(plan, data_root); !mounted) {
+    (void)registry.remove(record.target);
+    discard_scratch();
+    return mounted.error();
+  }
+  created.keep();
+  out << "mounted " << escape(image->reference) << " (" << image->image_id.substr(0, 19) << ", "
+      << image->layers.size() << (image->layers.size() == 1 ? " layer, " : " layers, ")
+      << (plan.read_only() ? "read-only" : "writable") << ") at " << escape(plan.target) << "\n";
+  return {};
+}
+
+Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounter& mounter,
+                        const MountTable& table, std::ostream& out, std::ostream& err) {
+  auto lock = registry.lock(true);
+  if (!lock) return lock.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+
+  if (args.all) {
+    auto listing = registry.load();
+    if (!listing) return listing.error();
+    for (const Error& problem : listing->problems) err << problem.message() << "\n";
+    std::optional<Error> first_failure;
+    for (const MountRecord& record : listing->records) {
+      auto done = unmount_record(record, is_mounted(*mounts, record.target), args.lazy, registry, mounter);
+      if (done) {
+        out << "unmounted " << escape(record.target) << "\n";
+      } else {
+        err << done.error().message() << "\n";
+        if (!first_failure) first_failure = done.error();
+      }
+    }
+    if (first_failure) return *first_failure;
+    return {};
+  }
+
+  const std::string target = absolute_path(args.target);
+  auto record = registry.find(target);
+  if (!record) return record.error();
+  const bool mounted = is_mounted(*mounts, target);
+  if (!*record) {
+    if (!args.force) return not_found(target, "not mounted by ovlmount (use --force to unmount it anyway)");
+    if (auto unmounted = mounter.unmount(target, args.lazy); !unmounted) return unmounted.error();
+    out << "unmounted " << escape(target) << "\n";
+    return {};
+  }
+  if (auto done = unmount_record(**record, mounted, args.lazy, registry, mounter); !done) return done.error();
+  out << (mounted ? "unmounted " : "forgot (already unmounted) ") << escape(target) << "\n";
+  return {};
+}
+
+Result<void> run_list(bool json, const Registry& registry, const MountTable& table, std::ostream& out,
+                      std::ostream& err) {
+  auto lock = registry.lock(false);
+  if (!lock) return lock.error();
+  auto listing = registry.load();
+  if (!listing) return listing.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+  for (const Error& problem : listing->problems) err << problem.message() << "\n";
+
+  if (json) {
+    json::array records;
+    for (const MountRecord& record : listing->records) {
+      json::object entry = record_to_json(record);
+      entry["state"] = is_mounted(*mounts, record.target) ? "mounted" : "gone";
+      records.push_back(std::move(entry));
+    }
+    out << json::serialize(records) << "\n";
+    return {};
+  }
+  for (const MountRecord& record : listing->records)
+    out << escape(record.target) << "  " << (is_mounted(*mounts, record.target) ? "mounted" : "gone") << "  "
+        << record.image_id.substr(7, 12) << "  " << escape(record.reference)
+        << (record.upper.empty() ? "  ro" : "  rw") << "\n";
+  return {};
+}
+
+Result<void> run_cleanup(const Registry& registry, const MountTable& table, std::ostream& out,
+                         std::ostream& err) {
+  auto lock = registry.lock(true);
+  if (!lock) return lock.error();
+  auto listing = registry.load();
+  if (!listing) return listing.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+  for (const Error& problem : listing->problems) err << problem.message() << "\n";
+
+  std::vector<std::string> kept_scratch;
+  for (const MountRecord& record : listing->records) {
+    if (is_mounted(*mounts, record.target)) {
+      kept_scratch.push_back(record.scratch);
+      continue;
+    }
+    if (auto done = forget_record(record, registry); !done) return done.error();
+    out << "forgot " << escape(record.target) << " (no longer mounted)\n";
+  }
+  if (!listing->problems.empty()) {
+    err << "ovlmount: " << escape(registry.dir()) << ": unreadable records, so scratch dirs are kept\n";
+    return {};
+  }
+  auto scratch_dirs = registry.scratch_dirs();
+  if (!scratch_dirs) return scratch_dirs.error();
+  for (const std::string& dir : *scratch_dirs) {
+    if (std::find(kept_scratch.begin(), kept_scratch.end(), dir) != kept_scratch.end()) continue;
+    if (auto removed = registry.remove_scratch(dir); !removed) return removed.error();
+    out << "removed orphan scratch dir " << escape(dir) << "\n";
+  }
+  return {};
+}
+
+}  // namespace ovlmount
