@@ -1,1 +1,183 @@
-// placeholder
+// Why: the registry must survive odd targets, unreadable records and failed mounts without
+// losing track of anything; commands must leave nothing behind when a mount fails.
+#include "fakes.hpp"
+#include "ovlmount/commands.hpp"
+#include "ovlmount/registry.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+using namespace ovlmount;
+using namespace ovlmount::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+// A fresh temporary directory, removed with everything in it.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "ovlmount-unit-XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  std::string operator/(const std::string& name) const { return (path / name).string(); }
+};
+
+MountRecord sample_record(const std::string& target) {
+  return {target, "app:v1", "sha256:" + std::string(64, 'b'), "/data", {"/data/overlay2/a/diff", "/data/overlay2/b/diff"},
+          "",     "",       "",                                "2026-01-01T00:00:00Z"};
+}
+
+size_t file_count(const fs::path& dir) {
+  std::error_code ec;
+  size_t count = 0;
+  for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) ++count;
+  return count;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(registry)
+
+BOOST_AUTO_TEST_CASE(records_round_trip) {
+  TempDir state;
+  const Registry registry(state / "state");
+  BOOST_TEST(registry.load()->records.empty());
+  BOOST_TEST_REQUIRE(registry.lock(true).has_value());
+  const std::string odd_target = "/mnt/with space,comma:colon\n" + std::string(300, 'x');
+  for (const auto& target : {std::string("/mnt/a"), odd_target}) BOOST_TEST(registry.save(sample_record(target)).has_value());
+  auto listing = registry.load();
+  BOOST_TEST_REQUIRE(listing->records.size() == 2u);
+  BOOST_TEST(listing->problems.empty());
+  auto found = registry.find(odd_target);
+  BOOST_TEST_REQUIRE(found->has_value());
+  BOOST_TEST((**found).lowerdir == sample_record(odd_target).lowerdir, boost::test_tools::per_element());
+  BOOST_TEST(registry.remove(odd_target).has_value());
+  BOOST_TEST(!registry.find(odd_target)->has_value());
+  BOOST_TEST(registry.remove(odd_target).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(an_unreadable_record_does_not_hide_the_others) {
+  TempDir state;
+  const Registry registry(state / "state");
+  BOOST_TEST_REQUIRE(registry.lock(true).has_value());
+  BOOST_TEST(registry.save(sample_record("/mnt/good")).has_value());
+  std::ofstream(state / "state/mounts/broken.json") << "{\"target\": ";
+  auto listing = registry.load();
+  BOOST_TEST(listing->records.size() == 1u);
+  BOOST_TEST(listing->problems.size() == 1u);
+  BOOST_TEST((listing->problems[0].code == ExitCode::corrupt));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_records_are_rejected) {
+  BOOST_TEST(!record_from_json("[]", "r").has_value());
+  BOOST_TEST(!record_from_json(R"({"target":"relative"})", "r").has_value());
+  BOOST_TEST(!record_from_json("not json", "r").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(scratch_dirs_are_created_and_only_they_removed) {
+  TempDir state;
+  const Registry registry(state / "state");
+  BOOST_TEST_REQUIRE(registry.lock(true).has_value());
+  auto scratch = registry.create_scratch();
+  BOOST_TEST_REQUIRE(scratch.has_value());
+  BOOST_TEST(fs::is_directory(*scratch + "/upper"));
+  BOOST_TEST(fs::is_directory(*scratch + "/work"));
+  BOOST_TEST(registry.scratch_dirs()->size() == 1u);
+  BOOST_TEST(!registry.remove_scratch(state / "state").has_value());
+  BOOST_TEST(!registry.remove_scratch(state / "state/scratch/../mounts").has_value());
+  BOOST_TEST(registry.remove_scratch(*scratch).has_value());
+  BOOST_TEST(!fs::exists(*scratch));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_mount_leaves_nothing_behind) {
+  TempDir dir;
+  fs::create_directories(dir / "target");
+  FakeDockerStore fake;
+  fake.add_image({diff_id("a"), diff_id("b")});
+  fake.set_repositories({{"app", {{"app:latest", fake.add_image({diff_id("c")})}}}});
+  const Registry registry(dir / "state");
+  FakeMounter mounter;
+  mounter.fail_with = mount_error(dir / "target", "refused");
+  FakeMountTable table;
+  std::ostringstream out;
+  for (const bool writable : {false, true}) {
+    MountArgs args{"app", dir / "target", "", "", writable, false};
+    auto mounted = run_mount(fake.root, args, registry, mounter, table, out);
+    BOOST_TEST((mounted.error().code == ExitCode::mount_failed));
+    BOOST_TEST(registry.load()->records.empty());
+    BOOST_TEST(registry.scratch_dirs()->empty());
+  }
+  MountArgs user_dirs{"app", dir / "target", dir / "upper", dir / "work", false, false};
+  BOOST_TEST(!run_mount(fake.root, user_dirs, registry, mounter, table, out).has_value());
+  BOOST_TEST(!fs::exists(dir / "upper"));
+  BOOST_TEST(!fs::exists(dir / "work"));
+}
+
+BOOST_AUTO_TEST_CASE(mount_records_then_umount_forgets) {
+  TempDir dir;
+  fs::create_directories(dir / "target");
+  FakeDockerStore fake;
+  fake.set_repositories({{"app", {{"app:latest", fake.add_image({diff_id("a")})}}}});
+  const Registry registry(dir / "state");
+  FakeMounter mounter;
+  FakeMountTable table;
+  std::ostringstream out, err;
+  const std::string target = fs::canonical(dir.path / "target").string();
+
+  BOOST_TEST_REQUIRE(run_mount(fake.root, {"app", target, "", "", true, false}, registry, mounter, table, out).has_value());
+  BOOST_TEST_REQUIRE(mounter.mounted.size() == 1u);
+  BOOST_TEST(!mounter.mounted[0].read_only());
+  auto record = registry.find(target);
+  BOOST_TEST_REQUIRE(record->has_value());
+  BOOST_TEST(fs::is_directory((**record).scratch + "/upper"));
+  table.add_ovlmount(target);
+
+  auto again = run_mount(fake.root, {"app", target, "", "", false, false}, registry, mounter, table, out);
+  BOOST_TEST(!again.has_value());
+
+  BOOST_TEST(run_umount({target, false, false, false}, registry, mounter, table, out, err).has_value());
+  BOOST_TEST(mounter.unmounted == std::vector<std::string>{target}, boost::test_tools::per_element());
+  BOOST_TEST(!registry.find(target)->has_value());
+  BOOST_TEST(!fs::exists((**record).scratch));
+  auto unknown = run_umount({target, false, false, false}, registry, mounter, table, out, err);
+  BOOST_TEST((unknown.error().code == ExitCode::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(cleanup_forgets_gone_mounts_and_orphan_scratch) {
+  TempDir dir;
+  const Registry registry(dir / "state");
+  BOOST_TEST_REQUIRE(registry.lock(true).has_value());
+  MountRecord gone = sample_record("/mnt/gone");
+  gone.scratch = *registry.create_scratch();
+  MountRecord alive = sample_record("/mnt/alive");
+  alive.scratch = *registry.create_scratch();
+  const std::string orphan = *registry.create_scratch();
+  BOOST_TEST(registry.save(gone).has_value());
+  BOOST_TEST(registry.save(alive).has_value());
+  FakeMountTable table;
+  table.add_ovlmount("/mnt/alive");
+  table.entries.push_back({"/mnt/gone", "tmpfs", "tmpfs", "rw"});
+  std::ostringstream out, err;
+  BOOST_TEST(run_cleanup(registry, table, out, err).has_value());
+  auto listing = registry.load();
+  BOOST_TEST_REQUIRE(listing->records.size() == 1u);
+  BOOST_TEST(listing->records[0].target == "/mnt/alive");
+  BOOST_TEST(fs::exists(alive.scratch));
+  BOOST_TEST(!fs::exists(gone.scratch));
+  BOOST_TEST(!fs::exists(orphan));
+
+  std::ostringstream json;
+  BOOST_TEST(run_list(true, registry, table, json, err).has_value());
+  BOOST_TEST(json.str().find(R"("state":"mounted")") != std::string::npos);
+  BOOST_TEST(file_count(dir.path) > 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
