@@ -168,6 +168,27 @@ Result<void> unmount_record(const MountRecord& record, bool mounted, bool lazy, 
   return forget_record(record, registry);
 }
 
+// The registry, locked, with its records and the mount table read under the lock.
+struct LockedState {
+  UniqueFd lock;
+  RegistryListing listing;
+  std::vector<MountEntry> mounts;
+};
+
+// Locks the registry, loads it and reads the mount table; problems with single records are
+// reported on `err` and skipped.
+Result<LockedState> lock_and_load(const Registry& registry, const MountTable& table, bool exclusive,
+                                  std::ostream& err) {
+  auto lock = registry.lock(exclusive);
+  if (!lock) return lock.error();
+  auto listing = registry.load();
+  if (!listing) return listing.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+  for (const Error& problem : listing->problems) err << problem.message() << "\n";
+  return LockedState{std::move(*lock), std::move(*listing), std::move(*mounts)};
+}
+
 }  // namespace
 
 Result<void> run_resolve(const RootDir& data_root, const std::string& image, bool json, std::ostream& out) {
@@ -261,18 +282,12 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
 
 Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounter& mounter,
                         const MountTable& table, std::ostream& out, std::ostream& err) {
-  auto lock = registry.lock(true);
-  if (!lock) return lock.error();
-  auto mounts = table.read();
-  if (!mounts) return mounts.error();
-
   if (args.all) {
-    auto listing = registry.load();
-    if (!listing) return listing.error();
-    for (const Error& problem : listing->problems) err << problem.message() << "\n";
+    auto state = lock_and_load(registry, table, true, err);
+    if (!state) return state.error();
     std::optional<Error> first_failure;
-    for (const MountRecord& record : listing->records) {
-      auto done = unmount_record(record, is_mounted(*mounts, record.target), args.lazy, registry, mounter);
+    for (const MountRecord& record : state->listing.records) {
+      auto done = unmount_record(record, is_mounted(state->mounts, record.target), args.lazy, registry, mounter);
       if (done) {
         out << "unmounted " << escape(record.target) << "\n";
       } else {
@@ -284,6 +299,10 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
     return {};
   }
 
+  auto lock = registry.lock(true);
+  if (!lock) return lock.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
   const std::string target = absolute_path(args.target);
   auto record = registry.find(target);
   if (!record) return record.error();
@@ -301,26 +320,23 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
 
 Result<void> run_list(bool json, const Registry& registry, const MountTable& table, std::ostream& out,
                       std::ostream& err) {
-  auto lock = registry.lock(false);
-  if (!lock) return lock.error();
-  auto listing = registry.load();
-  if (!listing) return listing.error();
-  auto mounts = table.read();
-  if (!mounts) return mounts.error();
-  for (const Error& problem : listing->problems) err << problem.message() << "\n";
+  auto state = lock_and_load(registry, table, false, err);
+  if (!state) return state.error();
+  const auto& mounts = state->mounts;
+  const auto& listing = state->listing;
 
   if (json) {
     json::array records;
-    for (const MountRecord& record : listing->records) {
+    for (const MountRecord& record : listing.records) {
       json::object entry = record_to_json(record);
-      entry["state"] = is_mounted(*mounts, record.target) ? "mounted" : "gone";
+      entry["state"] = is_mounted(mounts, record.target) ? "mounted" : "gone";
       records.push_back(std::move(entry));
     }
     out << json::serialize(records) << "\n";
     return {};
   }
-  for (const MountRecord& record : listing->records)
-    out << escape(record.target) << "  " << (is_mounted(*mounts, record.target) ? "mounted" : "gone") << "  "
+  for (const MountRecord& record : listing.records)
+    out << escape(record.target) << "  " << (is_mounted(mounts, record.target) ? "mounted" : "gone") << "  "
         << record.image_id.substr(7, 12) << "  " << escape(record.reference)
         << (record.upper.empty() ? "  ro" : "  rw") << "\n";
   return {};
@@ -328,24 +344,19 @@ Result<void> run_list(bool json, const Registry& registry, const MountTable& tab
 
 Result<void> run_cleanup(const Registry& registry, const MountTable& table, std::ostream& out,
                          std::ostream& err) {
-  auto lock = registry.lock(true);
-  if (!lock) return lock.error();
-  auto listing = registry.load();
-  if (!listing) return listing.error();
-  auto mounts = table.read();
-  if (!mounts) return mounts.error();
-  for (const Error& problem : listing->problems) err << problem.message() << "\n";
+  auto state = lock_and_load(registry, table, true, err);
+  if (!state) return state.error();
 
   std::vector<std::string> kept_scratch;
-  for (const MountRecord& record : listing->records) {
-    if (is_mounted(*mounts, record.target)) {
+  for (const MountRecord& record : state->listing.records) {
+    if (is_mounted(state->mounts, record.target)) {
       kept_scratch.push_back(record.scratch);
       continue;
     }
     if (auto done = forget_record(record, registry); !done) return done.error();
     out << "forgot " << escape(record.target) << " (no longer mounted)\n";
   }
-  if (!listing->problems.empty()) {
+  if (!state->listing.problems.empty()) {
     err << "ovlmount: " << escape(registry.dir()) << ": unreadable records, so scratch dirs are kept\n";
     return {};
   }

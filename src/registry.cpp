@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -153,6 +154,7 @@ Result<MountRecord> record_from_json(const std::string& text, const std::string&
   }
   if (record.target.empty() || record.target.front() != '/')
     return corrupt(object, "record target is not an absolute path");
+  if (!is_sha256_digest(record.image_id)) return corrupt(object, "record image_id is not sha256:<64 hex>");
   return record;
 }
 
