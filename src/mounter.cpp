@@ -1,5 +1,8 @@
 // Why: see mounter.hpp. libmount 2.38 (Debian 12) mounts with mount(2); helpers and utab are
 // disabled so nothing but the kernel call happens and nothing is written outside the target.
+// libmount 2.39 and later pass each option through fsconfig(2), which takes at most 256 bytes
+// a value: a lowerdir of more than about 13 layers is longer. With such a libmount, mount data
+// over 255 bytes goes through the same mount(2) call libmount 2.38 makes, made directly.
 // The kernel explains an overlay refusal only in its log, so the log position is noted before
 // the call and the overlayfs lines written during it are added to the error.
 #include "ovlmount/mounter.hpp"
@@ -8,7 +11,10 @@
 #include <libmount/libmount.h>
 #include <unistd.h>
 
+#include <sys/mount.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <memory>
 
 namespace ovlmount {
@@ -95,6 +101,33 @@ int context_errno(libmnt_context* context, int rc) {
   return rc < 0 ? -rc : EINVAL;
 }
 
+constexpr size_t max_fsconfig_value = 255;
+
+bool libmount_limits_option_values() {
+  const char* version = nullptr;
+  int major = 0;
+  int minor = 0;
+  if (mnt_get_library_version(&version) < 0 || !version || std::sscanf(version, "%d.%d", &major, &minor) != 2)
+    return false;
+  return major > 2 || (major == 2 && minor >= 39);
+}
+
+// Mounts through libmount; returns 0 or the errno of the failure.
+int mount_with_libmount(const MountPlan& plan, const std::string& data) {
+  const Context context = new_context();
+  if (!context) return ENOMEM;
+  mnt_context_disable_canonicalize(context.get(), 1);
+  const std::string options = std::string(plan.read_only() ? "ro" : "rw") + ",nosuid,nodev," + data;
+  if (mnt_context_set_fstype(context.get(), "overlay") != 0 ||
+      mnt_context_set_source(context.get(), std::string(mount_source).c_str()) != 0 ||
+      mnt_context_set_target(context.get(), plan.target.c_str()) != 0 ||
+      mnt_context_set_options(context.get(), options.c_str()) != 0)
+    return EINVAL;
+  const int rc = mnt_context_mount(context.get());
+  if (rc == 0 && mnt_context_get_status(context.get()) == 1) return 0;
+  return context_errno(context.get(), rc);
+}
+
 }  // namespace
 
 Result<void> LibmountMounter::mount(const MountPlan& plan, const RootDir& data_root) {
@@ -126,20 +159,15 @@ Result<void> LibmountMounter::mount(const MountPlan& plan, const RootDir& data_r
   auto data = overlay_data(plan, lowers, upper, work);
   if (!data) return data.error();
 
-  const Context context = new_context();
-  if (!context) return mount_error(plan.target, "cannot create a libmount context");
-  mnt_context_disable_canonicalize(context.get(), 1);
-  const std::string options = std::string(plan.read_only() ? "ro" : "rw") + ",nosuid,nodev," + *data;
-  if (mnt_context_set_fstype(context.get(), "overlay") != 0 ||
-      mnt_context_set_source(context.get(), std::string(mount_source).c_str()) != 0 ||
-      mnt_context_set_target(context.get(), plan.target.c_str()) != 0 ||
-      mnt_context_set_options(context.get(), options.c_str()) != 0)
-    return mount_error(plan.target, "cannot set up the libmount context");
-
   const KernelLog log;
-  const int rc = mnt_context_mount(context.get());
-  if (rc == 0 && mnt_context_get_status(context.get()) == 1) return {};
-  const int errnum = context_errno(context.get(), rc);
+  int errnum = 0;
+  if (data->size() > max_fsconfig_value && libmount_limits_option_values())
+    errnum = ::mount(std::string(mount_source).c_str(), plan.target.c_str(), "overlay", plan.flags(), data->c_str()) == 0
+                 ? 0
+                 : errno;
+  else
+    errnum = mount_with_libmount(plan, *data);
+  if (errnum == 0) return {};
   std::string problem = mount_problem(errnum, plan);
   if (const std::string detail = log.last_overlay_message(); !detail.empty())
     problem += "; kernel: " + escape(detail);
