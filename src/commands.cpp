@@ -238,6 +238,8 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
   if (!mounts) return mounts.error();
   if (is_mounted(*mounts, *target))
     return failure(*target, "an ovlmount overlay is already mounted here (ovlmount umount it first)");
+  auto stale = registry.find(*target);
+  if (!stale) return stale.error();
 
   CreatedDirs created;
   std::string scratch;
@@ -269,11 +271,12 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
     return saved.error();
   }
   if (auto mounted = mounter.mount(plan, data_root); !mounted) {
-    (void)registry.remove(record.target);
+    (void)(*stale ? registry.save(**stale) : registry.remove(record.target));
     discard_scratch();
     return mounted.error();
   }
   created.keep();
+  if (*stale && !(*stale)->scratch.empty()) (void)registry.remove_scratch((*stale)->scratch);
   out << "mounted " << escape(image->reference) << " (" << image->image_id.substr(0, 19) << ", "
       << image->layers.size() << (image->layers.size() == 1 ? " layer, " : " layers, ")
       << (plan.read_only() ? "read-only" : "writable") << ") at " << escape(plan.target) << "\n";
