@@ -118,6 +118,10 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       if (values.count("work")) invocation.mount.work = values["work"].as<std::string>();
       invocation.mount.writable = values.count("writable") > 0;
       invocation.mount.dry_run = values.count("dry-run") > 0;
+      if (invocation.mount.upper.empty() != invocation.mount.work.empty())
+        return usage_error(invocation.mount.upper.empty() ? "--work" : "--upper", "--upper and --work go together");
+      if (invocation.mount.writable && !invocation.mount.upper.empty())
+        return usage_error("--writable", "makes its own upper/work dirs; do not combine it with --upper/--work");
       break;
     }
     case Command::resolve:

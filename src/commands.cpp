@@ -88,18 +88,20 @@ Result<bool> is_empty_dir(const std::string& path) {
 // Checks (and creates when missing) the user's --upper and --work dirs.
 Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& args, const std::string& data_root,
                                                                const std::string& target, CreatedDirs& created) {
-  if (auto made = created.make(args.upper, 0755); !made) return made.error();
-  if (auto made = created.make(args.work, 0700); !made) return made.error();
-  auto upper = canonical_dir(args.upper, "upper dir");
-  if (!upper) return upper.error();
-  auto work = canonical_dir(args.work, "work dir");
-  if (!work) return work.error();
-  for (const auto& [path, name] : {std::pair{*upper, "upper dir"}, std::pair{*work, "work dir"}}) {
+  const std::string wanted_upper = absolute_path(args.upper);
+  const std::string wanted_work = absolute_path(args.work);
+  for (const auto& [path, name] : {std::pair{wanted_upper, "upper dir"}, std::pair{wanted_work, "work dir"}}) {
     if (is_within(path, data_root) || is_within(data_root, path))
       return usage_error(path, std::string(name) + " overlaps the data root " + data_root + " (it is never written)");
     if (is_within(path, target) || is_within(target, path))
       return usage_error(path, std::string(name) + " overlaps the mount target " + target);
   }
+  if (auto made = created.make(wanted_upper, 0755); !made) return made.error();
+  if (auto made = created.make(wanted_work, 0700); !made) return made.error();
+  auto upper = canonical_dir(wanted_upper, "upper dir");
+  if (!upper) return upper.error();
+  auto work = canonical_dir(wanted_work, "work dir");
+  if (!work) return work.error();
   if (is_within(*upper, *work) || is_within(*work, *upper))
     return usage_error(*work, "upper and work dirs must be separate, neither inside the other");
   struct stat upper_stat {}, work_stat {};
@@ -205,10 +207,9 @@ Result<void> run_resolve(const RootDir& data_root, const std::string& image, boo
 
 Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Registry& registry,
                        Mounter& mounter, const MountTable& table, std::ostream& out) {
-  if (args.upper.empty() != args.work.empty())
-    return usage_error("mount", "--upper and --work must be given together");
-  if (args.writable && !args.upper.empty())
-    return usage_error("mount", "--writable creates its own upper/work dirs; do not combine it with --upper/--work");
+  if (const std::string state_dir = absolute_path(registry.dir());
+      is_within(state_dir, data_root.path()) || is_within(data_root.path(), state_dir))
+    return usage_error(registry.dir(), "state dir overlaps the data root " + data_root.path() + " (it is never written)");
   auto target = canonical_dir(args.target, "mount target");
   if (!target) return target.error();
   if (is_within(*target, data_root.path()) || is_within(data_root.path(), *target))

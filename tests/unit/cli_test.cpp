@@ -70,6 +70,8 @@ BOOST_AUTO_TEST_CASE(mistakes_are_usage_errors) {
   BOOST_TEST(is_usage_error(parse({"umount", "--all", "/m"})));
   BOOST_TEST(is_usage_error(parse({"frobnicate", "a", "b"})));
   BOOST_TEST(is_usage_error(parse({"--data-root"})));
+  BOOST_TEST(is_usage_error(parse({"mount", "--upper", "/u", "a", "/m"})));
+  BOOST_TEST(is_usage_error(parse({"mount", "--writable", "--upper", "/u", "--work", "/w", "a", "/m"})));
 }
 
 BOOST_AUTO_TEST_CASE(help_documents_every_exit_code) {
