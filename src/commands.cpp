@@ -17,6 +17,7 @@
 #include <climits>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <ostream>
 
 namespace ovlmount {
@@ -54,29 +55,32 @@ bool is_mounted(const std::vector<MountEntry>& mounts, const std::string& target
                      [&](const MountEntry& entry) { return is_ovlmount_mount(entry, target); });
 }
 
-// Directories mount created for --upper/--work, removed again if the mount fails.
-class CreatedDirs {
+// The steps of a mount to undo if it fails: run newest first on destruction unless disarmed.
+class Rollback {
  public:
-  CreatedDirs() = default;
-  CreatedDirs(const CreatedDirs&) = delete;
-  CreatedDirs& operator=(const CreatedDirs&) = delete;
-  ~CreatedDirs() {
-    for (auto dir = dirs_.rbegin(); dir != dirs_.rend(); ++dir) ::rmdir(dir->c_str());
+  Rollback() = default;
+  Rollback(const Rollback&) = delete;
+  Rollback& operator=(const Rollback&) = delete;
+  ~Rollback() {
+    for (auto undo = undos_.rbegin(); undo != undos_.rend(); ++undo) (*undo)();
   }
-  Result<void> make(const std::string& path, mode_t mode) {
-    if (::mkdir(path.c_str(), mode) == 0) {
-      dirs_.push_back(path);
-      return {};
-    }
-    if (errno == EEXIST) return {};
-    if (errno == ENOENT) return not_found(path, "parent directory does not exist");
-    return failure(path, "cannot create directory: " + errno_text(errno));
-  }
-  void keep() { dirs_.clear(); }
+  void add(std::function<void()> undo) { undos_.push_back(std::move(undo)); }
+  void disarm() { undos_.clear(); }
 
  private:
-  std::vector<std::string> dirs_;
+  std::vector<std::function<void()>> undos_;
 };
+
+// Creates directory `path` unless it exists, undoing the creation if the mount fails.
+Result<void> make_dir(const std::string& path, mode_t mode, Rollback& rollback) {
+  if (::mkdir(path.c_str(), mode) == 0) {
+    rollback.add([path] { ::rmdir(path.c_str()); });
+    return {};
+  }
+  if (errno == EEXIST) return {};
+  if (errno == ENOENT) return not_found(path, "parent directory does not exist");
+  return failure(path, "cannot create directory: " + errno_text(errno));
+}
 
 Result<bool> is_empty_dir(const std::string& path) {
   std::error_code ec;
@@ -87,7 +91,7 @@ Result<bool> is_empty_dir(const std::string& path) {
 
 // Checks (and creates when missing) the user's --upper and --work dirs.
 Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& args, const std::string& data_root,
-                                                               const std::string& target, CreatedDirs& created) {
+                                                               const std::string& target, Rollback& rollback) {
   const std::string wanted_upper = absolute_path(args.upper);
   const std::string wanted_work = absolute_path(args.work);
   for (const auto& [path, name] : {std::pair{wanted_upper, "upper dir"}, std::pair{wanted_work, "work dir"}}) {
@@ -96,8 +100,8 @@ Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& 
     if (is_within(path, target) || is_within(target, path))
       return usage_error(path, std::string(name) + " overlaps the mount target " + target);
   }
-  if (auto made = created.make(wanted_upper, 0755); !made) return made.error();
-  if (auto made = created.make(wanted_work, 0700); !made) return made.error();
+  if (auto made = make_dir(wanted_upper, 0755, rollback); !made) return made.error();
+  if (auto made = make_dir(wanted_work, 0700, rollback); !made) return made.error();
   auto upper = canonical_dir(wanted_upper, "upper dir");
   if (!upper) return upper.error();
   auto work = canonical_dir(wanted_work, "work dir");
@@ -242,10 +246,10 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
   auto stale = registry.find(*target);
   if (!stale) return stale.error();
 
-  CreatedDirs created;
+  Rollback rollback;
   std::string scratch;
   if (!args.upper.empty()) {
-    auto dirs = prepare_upper_work(args, data_root.path(), *target, created);
+    auto dirs = prepare_upper_work(args, data_root.path(), *target, rollback);
     if (!dirs) return dirs.error();
     request.upper = dirs->first;
     request.work = dirs->second;
@@ -253,6 +257,7 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
     auto made = registry.create_scratch();
     if (!made) return made.error();
     scratch = *made;
+    rollback.add([&registry, scratch] { (void)registry.remove_scratch(scratch); });
     request.upper = scratch + "/upper";
     request.work = scratch + "/work";
     request.scratch = true;
@@ -264,19 +269,12 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
 
   const MountPlan plan = plan_mount(*image, data_root.path(), request);
   const MountRecord record = make_record(plan, scratch);
-  const auto discard_scratch = [&] {
-    if (!scratch.empty()) (void)registry.remove_scratch(scratch);
-  };
-  if (auto saved = registry.save(record); !saved) {
-    discard_scratch();
-    return saved.error();
-  }
-  if (auto mounted = mounter.mount(plan, data_root); !mounted) {
-    (void)(*stale ? registry.save(**stale) : registry.remove(record.target));
-    discard_scratch();
-    return mounted.error();
-  }
-  created.keep();
+  if (auto saved = registry.save(record); !saved) return saved.error();
+  rollback.add([&registry, target = record.target, previous = *stale] {
+    (void)(previous ? registry.save(*previous) : registry.remove(target));
+  });
+  if (auto mounted = mounter.mount(plan, data_root); !mounted) return mounted.error();
+  rollback.disarm();
   if (*stale && !(*stale)->scratch.empty()) (void)registry.remove_scratch((*stale)->scratch);
   out << "mounted " << escape(image->reference) << " (" << image->image_id.substr(0, 19) << ", "
       << image->layers.size() << (image->layers.size() == 1 ? " layer, " : " layers, ")
