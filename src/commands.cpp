@@ -359,7 +359,7 @@ Result<void> run_cleanup(const Registry& registry, const MountTable& table, std:
     out << "forgot " << escape(record.target) << " (no longer mounted)\n";
   }
   if (!state->listing.problems.empty()) {
-    err << "ovlmount: " << escape(registry.dir()) << ": unreadable records, so scratch dirs are kept\n";
+    err << failure(registry.dir(), "unreadable records, so scratch dirs are kept").message() << "\n";
     return {};
   }
   auto scratch_dirs = registry.scratch_dirs();

@@ -68,12 +68,12 @@ Result<std::optional<std::string>> DockerStore::lookup_name(const ImageRef& ref)
   const json::value* repository = repositories->get_object().if_contains(ref.familiar_name());
   if (!repository) return std::optional<std::string>();
   if (!repository->is_object())
-    return corrupt(object, "entry \"" + escape(ref.familiar_name()) + "\" is not an object");
+    return corrupt(object, "entry \"" + ref.familiar_name() + "\" is not an object");
   const json::value* id = repository->get_object().if_contains(ref.store_key());
   if (!id) return std::optional<std::string>();
   const json::string* id_text = id->if_string();
   if (!id_text || !is_sha256_digest(*id_text))
-    return corrupt(object, "entry \"" + escape(ref.store_key()) + "\" is not a sha256 image ID");
+    return corrupt(object, "entry \"" + ref.store_key() + "\" is not a sha256 image ID");
   return std::optional<std::string>(std::string(id_text->subview(7)));
 }
 
@@ -147,7 +147,7 @@ Result<Layer> DockerStore::layer(const std::string& chain_id, const std::string&
   auto stored_diff = read_id_file(dir + "/diff");
   if (!stored_diff) return stored_diff.error();
   if (*stored_diff != diff_id)
-    return corrupt(object, "layerdb diff is \"" + escape(*stored_diff) + "\", the image config says " + diff_id);
+    return corrupt(object, "layerdb diff is \"" + *stored_diff + "\", the image config says " + diff_id);
 
   auto stored_parent = root_.kind(dir + "/parent");
   if (!stored_parent) return stored_parent.error();
@@ -158,12 +158,12 @@ Result<Layer> DockerStore::layer(const std::string& chain_id, const std::string&
     parent = std::move(*parent_text);
   }
   if (parent != parent_chain_id)
-    return corrupt(object, "layerdb parent is \"" + escape(parent) + "\", expected \"" + parent_chain_id + "\"");
+    return corrupt(object, "layerdb parent is \"" + parent + "\", expected \"" + parent_chain_id + "\"");
 
   auto cache_id = read_id_file(dir + "/cache-id");
   if (!cache_id) return cache_id.error();
   if (!is_hex64(*cache_id))
-    return corrupt(object, "invalid cache-id \"" + escape(*cache_id) + "\" (want 64 lowercase hex)");
+    return corrupt(object, "invalid cache-id \"" + *cache_id + "\" (want 64 lowercase hex)");
 
   Layer layer{diff_id, chain_id, *cache_id, "overlay2/" + *cache_id + "/diff"};
   auto content_kind = root_.kind(layer.dir);

@@ -8,8 +8,8 @@
 namespace ovlmount {
 
 std::string Error::message() const {
-  if (object.empty()) return "ovlmount: " + problem;
-  return "ovlmount: " + escape(object) + ": " + problem;
+  if (object.empty()) return "ovlmount: " + escape(problem);
+  return "ovlmount: " + escape(object) + ": " + escape(problem);
 }
 
 Error failure(std::string object, std::string problem) {

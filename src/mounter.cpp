@@ -170,7 +170,7 @@ Result<void> LibmountMounter::mount(const MountPlan& plan, const RootDir& data_r
   if (errnum == 0) return {};
   std::string problem = mount_problem(errnum, plan);
   if (const std::string detail = log.last_overlay_message(); !detail.empty())
-    problem += "; kernel: " + escape(detail);
+    problem += "; kernel: " + detail;
   return mount_error(plan.target, problem);
 }
 

@@ -23,14 +23,14 @@ enum class ExitCode : int {
   mount_failed = 5,  // the kernel refused a mount or an unmount
 };
 
-// One failure: which object and what is wrong with it. `object` is stored raw and escaped
-// when the message is formed.
+// One failure: which object and what is wrong with it. Both are stored raw (they may quote
+// untrusted text) and escaped when the message is formed.
 struct Error {
   ExitCode code = ExitCode::failure;
   std::string object;
   std::string problem;
 
-  // "ovlmount: <escaped object>: <problem>", or "ovlmount: <problem>" without an object.
+  // "ovlmount: <object>: <problem>", or "ovlmount: <problem>" without an object; both escaped.
   std::string message() const;
 };
 

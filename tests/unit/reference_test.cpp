@@ -86,3 +86,16 @@ BOOST_AUTO_TEST_CASE(image_ids_and_prefixes) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(error_text)
+
+BOOST_AUTO_TEST_CASE(untrusted_text_is_printed_on_one_line) {
+  BOOST_TEST(escape("plain/path with space") == "plain/path with space");
+  BOOST_TEST(escape("a\nb\\c\x1b[31m") == "a\\nb\\\\c\\x1b[31m");
+  BOOST_TEST(escape("caf\xc3\xa9") == "caf\xc3\xa9");
+  BOOST_TEST(escape("bad\xff\xc3") == "bad\\xff\\xc3");
+  const Error error = corrupt("image\n1", "layerdb diff is \"x\ny\"");
+  BOOST_TEST(error.message() == "ovlmount: image\\n1: layerdb diff is \"x\\ny\"");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
