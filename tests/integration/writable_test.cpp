@@ -54,6 +54,15 @@ bool jbool(const boost::json::object& o, const char* key) {
 
 bool under(const std::string& p, const std::string& dir) { return p.size() > dir.size() && p.rfind(dir + "/", 0) == 0; }
 
+// `r` was refused with one error line, mounted nothing at `target` and left the data root copy
+// `root` as `before` recorded it.
+void expect_refused(const Result& r, const fs::path& target, const fs::path& root, const Snapshot& before) {
+    BOOST_TEST(r.code != 0, r.describe());
+    OVLT_EXPECT_ONE_ERROR_LINE(r);
+    BOOST_TEST(!mount_at(target).has_value());
+    OVLT_EXPECT_NO_DIFFS(diff_snapshots(before, snapshot(root, false)), "data root copy changed");
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(user_upper_and_work) {
@@ -156,12 +165,9 @@ BOOST_AUTO_TEST_CASE(upper_inside_the_data_root_is_refused) {
                              {"mount", "--upper", (root / "ovltest-upper").string(), "--work",
                               (root / "ovltest-work").string(), kMulti, (t / "target").string()},
                              root.string()));
-    BOOST_TEST(r.code != 0, r.describe());
+    expect_refused(r, t / "target", root, before);
     BOOST_TEST(r.code != 5, "must be refused before mounting: " << r.describe());
-    OVLT_EXPECT_ONE_ERROR_LINE(r);
-    BOOST_TEST(!mount_at(t / "target").has_value());
     BOOST_TEST(ovlmount_mounts().empty());
-    OVLT_EXPECT_NO_DIFFS(diff_snapshots(before, snapshot(root, false)), "data root copy changed");
     if (fs::exists(t / "state")) BOOST_TEST(ovl_list(t / "state").empty());
 }
 
@@ -192,10 +198,7 @@ BOOST_AUTO_TEST_CASE(work_inside_the_data_root_is_refused) {
                              {"mount", "--upper", (t / "upper").string(), "--work", (root / "ovltest-work").string(),
                               kMulti, (t / "target").string()},
                              root.string()));
-    BOOST_TEST(r.code != 0, r.describe());
-    OVLT_EXPECT_ONE_ERROR_LINE(r);
-    BOOST_TEST(!mount_at(t / "target").has_value());
-    OVLT_EXPECT_NO_DIFFS(diff_snapshots(before, snapshot(root, false)), "data root copy changed");
+    expect_refused(r, t / "target", root, before);
 }
 
 BOOST_AUTO_TEST_CASE(state_dir_inside_the_data_root_is_refused) {
