@@ -63,6 +63,22 @@ void expect_refused(const Result& r, const fs::path& target, const fs::path& roo
     OVLT_EXPECT_NO_DIFFS(diff_snapshots(before, snapshot(root, false)), "data root copy changed");
 }
 
+// A writable overlay is mounted at `target`.
+void expect_writable_overlay(const fs::path& target) {
+    auto m = mount_at(target);
+    BOOST_TEST_REQUIRE(m.has_value());
+    BOOST_TEST(m->fstype == "overlay");
+    BOOST_TEST(m->has_option("rw"), m->options);
+}
+
+// `umount target` succeeds, the mount is gone and the registry under `state` is empty.
+void expect_umounted(const fs::path& state, const fs::path& target) {
+    Result u = ovl({"--state-dir", state.string(), "umount", target.string()});
+    OVLT_EXPECT_EXIT(u, 0);
+    BOOST_TEST(!mount_at(target).has_value());
+    BOOST_TEST(ovl_list(state).empty());
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(user_upper_and_work) {
@@ -75,10 +91,7 @@ BOOST_AUTO_TEST_CASE(user_upper_and_work) {
 
     Result r = ovl(with_dirs(state, {"mount", "--upper", upper.string(), "--work", work.string(), kMulti, target.string()}));
     OVLT_REQUIRE_EXIT(r, 0);
-    auto m = mount_at(target);
-    BOOST_TEST_REQUIRE(m.has_value());
-    BOOST_TEST(m->fstype == "overlay");
-    BOOST_TEST(m->has_option("rw"), m->options);
+    expect_writable_overlay(target);
 
     auto list = ovl_list(state);
     const auto& rec = record_of(list, target);
@@ -91,10 +104,7 @@ BOOST_AUTO_TEST_CASE(user_upper_and_work) {
 
     write_through(target, upper);
 
-    Result u = ovl({"--state-dir", state.string(), "umount", target.string()});
-    OVLT_EXPECT_EXIT(u, 0);
-    BOOST_TEST(!mount_at(target).has_value());
-    BOOST_TEST(ovl_list(state).empty());
+    expect_umounted(state, target);
     // The user's upper is kept, with what was written.
     BOOST_TEST(read_file(upper / "ovltest-new-file") == "hello\n");
     BOOST_TEST(is_whiteout(upper / "data/keep"));
@@ -110,10 +120,7 @@ BOOST_AUTO_TEST_CASE(writable_scratch) {
 
     Result r = ovl(with_dirs(state, {"mount", "--writable", kMulti, target.string()}));
     OVLT_REQUIRE_EXIT(r, 0);
-    auto m = mount_at(target);
-    BOOST_TEST_REQUIRE(m.has_value());
-    BOOST_TEST(m->fstype == "overlay");
-    BOOST_TEST(m->has_option("rw"), m->options);
+    expect_writable_overlay(target);
 
     auto list = ovl_list(state);
     const auto& rec = record_of(list, target);
@@ -129,10 +136,7 @@ BOOST_AUTO_TEST_CASE(writable_scratch) {
 
     write_through(target, upper);
 
-    Result u = ovl({"--state-dir", state.string(), "umount", target.string()});
-    OVLT_EXPECT_EXIT(u, 0);
-    BOOST_TEST(!mount_at(target).has_value());
-    BOOST_TEST(ovl_list(state).empty());
+    expect_umounted(state, target);
     BOOST_TEST(!fs::exists(scratch), "scratch dir " << scratch << " left after umount");
     OVLT_EXPECT_NO_DIFFS(diff_snapshots(root_before, snapshot(data_root(), false)), "data root changed");
 }
