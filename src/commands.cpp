@@ -122,7 +122,7 @@ Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& 
   return std::pair{*upper, *work};
 }
 
-void print_plan(const MountPlan& plan, const ResolvedImage& image, std::ostream& out) {
+void print_plan(const MountPlan& plan, const Stack& image, std::ostream& out) {
   out << "image:     " << image.image_id << "\n"
       << "reference: " << escape(image.reference) << "\n"
       << "data root: " << escape(plan.data_root) << "\n"
@@ -136,7 +136,7 @@ void print_plan(const MountPlan& plan, const ResolvedImage& image, std::ostream&
   out << "options:   " << escape(display_options(plan)) << "\n";
 }
 
-json::object resolve_json(const ResolvedImage& image, const std::string& data_root) {
+json::object resolve_json(const Stack& image, const std::string& data_root) {
   json::array layers;
   json::array lowerdir;
   for (const Layer& layer : image.layers)
@@ -153,7 +153,7 @@ json::object resolve_json(const ResolvedImage& image, const std::string& data_ro
           {"lowerdir", std::move(lowerdir)}};
 }
 
-Result<ResolvedImage> resolve_in(const RootDir& data_root, const std::string& image) {
+Result<Stack> resolve_in(const RootDir& data_root, const std::string& image) {
   auto store = DockerStore::open(data_root);
   if (!store) return store.error();
   return resolve_image(*store, image);

@@ -36,7 +36,7 @@ std::vector<std::string> MountPlan::lower_paths() const {
   return paths;
 }
 
-MountPlan plan_mount(const ResolvedImage& image, const std::string& data_root, MountRequest request) {
+MountPlan plan_mount(const Stack& image, const std::string& data_root, MountRequest request) {
   MountPlan plan;
   plan.reference = image.reference;
   plan.image_id = image.image_id;

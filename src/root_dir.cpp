@@ -8,6 +8,8 @@
 #include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -126,6 +128,60 @@ Result<EntryKind> BeneathRoot::kind(std::string_view relative) const {
 
 Result<UniqueFd> BeneathRoot::open_dir(std::string_view relative) const {
   return open_beneath(relative, O_PATH | O_DIRECTORY);
+}
+
+Result<std::optional<FileStat>> BeneathRoot::stat(std::string_view relative) const {
+  auto fd = open_beneath(relative, O_PATH | O_NOFOLLOW);
+  if (!fd) {
+    if (fd.error().code == ExitCode::not_found) return std::optional<FileStat>();
+    return fd.error();
+  }
+  struct statx st {};
+  if (::statx(fd->get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &st) != 0)
+    return failure(absolute(relative), errno_text(errno));
+  const auto time = [](const statx_timestamp& t) { return timespec{t.tv_sec, t.tv_nsec}; };
+  FileStat result;
+  result.mode = st.stx_mode;
+  result.uid = st.stx_uid;
+  result.gid = st.stx_gid;
+  result.size = st.stx_size;
+  result.ino = st.stx_ino;
+  result.nlink = st.stx_nlink;
+  result.rdev = makedev(st.stx_rdev_major, st.stx_rdev_minor);
+  result.atime = time(st.stx_atime);
+  result.mtime = time(st.stx_mtime);
+  result.ctime = time(st.stx_ctime);
+  if (st.stx_mask & STATX_BTIME) result.btime = time(st.stx_btime);
+  return std::optional<FileStat>(result);
+}
+
+Result<UniqueFd> BeneathRoot::open_file(std::string_view relative) const {
+  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return corrupt(absolute(relative), "not a regular file");
+  return fd;
+}
+
+Result<std::optional<std::string>> BeneathRoot::xattr(std::string_view relative, const std::string& name) const {
+  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+    return corrupt(absolute(relative), "not a regular file or directory");
+  std::string value(256, '\0');
+  while (true) {
+    const ssize_t n = ::fgetxattr(fd->get(), name.c_str(), value.data(), value.size());
+    if (n >= 0) {
+      value.resize(static_cast<size_t>(n));
+      return std::optional<std::string>(std::move(value));
+    }
+    if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
+    if (errno != ERANGE || value.size() >= 65536) return failure(absolute(relative), errno_text(errno));
+    value.resize(value.size() * 4);
+  }
 }
 
 }  // namespace ovlmount

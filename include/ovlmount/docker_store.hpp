@@ -6,6 +6,8 @@
 
 #include "ovlmount/image_store.hpp"
 
+#include <boost/json/object.hpp>
+
 namespace ovlmount {
 
 // Docker's overlay2 store under a data root.
@@ -17,15 +19,21 @@ class DockerStore final : public ImageStore {
 
   const RootDir& root() const override { return root_; }
   Result<std::optional<std::string>> lookup_name(const ImageRef& ref) const override;
+  Result<std::map<std::string, std::vector<std::string>>> references() const override;
   Result<std::vector<std::string>> image_ids() const override;
   Result<bool> has_image(const std::string& id) const override;
-  Result<std::vector<std::string>> diff_ids(const std::string& id) const override;
+  Result<ImageConfig> image_config(const std::string& id) const override;
   Result<Layer> layer(const std::string& chain_id, const std::string& diff_id,
                       const std::string& parent_chain_id) const override;
+  Result<std::vector<std::string>> container_ids() const override;
+  Result<Container> container(const std::string& id) const override;
+  Result<ContainerLayers> container_layers(const std::string& id) const override;
 
  private:
   explicit DockerStore(const RootDir& root) : root_(root) {}
   Result<std::string> read_id_file(const std::string& relative) const;
+  Result<std::optional<boost::json::object>> repositories() const;
+  Result<Layer> layer_dir(std::string cache_id, LayerRole role, const std::string& object) const;
 
   const RootDir& root_;
 };

@@ -50,7 +50,7 @@ struct MountPlan {
 };
 
 // Builds the plan for mounting `image` (found under `data_root`) as `request` asks.
-MountPlan plan_mount(const ResolvedImage& image, const std::string& data_root, MountRequest request);
+MountPlan plan_mount(const Stack& image, const std::string& data_root, MountRequest request);
 
 // Backslash-escapes the characters the kernel's legacy option parser splits on ('\', ':', ',').
 std::string escape_overlay_path(std::string_view path);

@@ -8,6 +8,11 @@
 #include "ovlmount/error.hpp"
 #include "ovlmount/fd.hpp"
 
+#include <sys/types.h>
+
+#include <cstdint>
+#include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +21,19 @@ namespace ovlmount {
 
 // What is at a path below the root.
 enum class EntryKind { missing, directory, regular, other };
+
+// The metadata of one entry (not following a final symlink), as statx reports it.
+struct FileStat {
+  mode_t mode = 0;  // type and permission bits
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::uint64_t size = 0;
+  std::uint64_t ino = 0;
+  std::uint64_t nlink = 0;
+  dev_t rdev = 0;  // device number of a device node (a whiteout is a 0/0 character device)
+  timespec atime{}, mtime{}, ctime{};
+  std::optional<timespec> btime;  // birth time, when the filesystem records it
+};
 
 // Read-only view of the files beneath one directory. Paths are relative ("a/b/c"); a path
 // that would leave the root or pass through a symlink is refused as a corrupt store.
@@ -39,6 +57,18 @@ class RootDir {
   // An O_PATH descriptor of the directory at `relative`, for use as a mount layer.
   virtual Result<UniqueFd> open_dir(std::string_view relative) const = 0;
 
+  // The metadata of the entry at `relative` (a symlink itself, not its target); nullopt when
+  // nothing is there. Reading it changes no timestamp.
+  virtual Result<std::optional<FileStat>> stat(std::string_view relative) const = 0;
+
+  // A read-only descriptor (O_NOATIME where permitted) of the regular file at `relative`, for
+  // streaming its content; corrupt if it is not a regular file.
+  virtual Result<UniqueFd> open_file(std::string_view relative) const = 0;
+
+  // The value of extended attribute `name` of the directory or regular file at `relative`;
+  // nullopt when it has no such attribute.
+  virtual Result<std::optional<std::string>> xattr(std::string_view relative, const std::string& name) const = 0;
+
   // `path()` + "/" + `relative`.
   std::string absolute(std::string_view relative) const;
 };
@@ -55,6 +85,9 @@ class BeneathRoot final : public RootDir {
   Result<std::vector<std::string>> list_dir(std::string_view relative) const override;
   Result<EntryKind> kind(std::string_view relative) const override;
   Result<UniqueFd> open_dir(std::string_view relative) const override;
+  Result<std::optional<FileStat>> stat(std::string_view relative) const override;
+  Result<UniqueFd> open_file(std::string_view relative) const override;
+  Result<std::optional<std::string>> xattr(std::string_view relative, const std::string& name) const override;
 
  private:
   BeneathRoot(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}

@@ -7,6 +7,8 @@
 #include "ovlmount/mounter.hpp"
 #include "ovlmount/root_dir.hpp"
 
+#include <sys/stat.h>
+
 #include <map>
 #include <set>
 #include <string>
@@ -63,6 +65,25 @@ class FakeRootDir final : public RootDir {
   }
   Result<UniqueFd> open_dir(std::string_view relative) const override {
     return failure(absolute(relative), "the fake root cannot open directories");
+  }
+  Result<std::optional<FileStat>> stat(std::string_view relative) const override {
+    const std::string path(relative);
+    FileStat st;
+    if (const auto file = files_.find(path); file != files_.end()) {
+      st.mode = S_IFREG | 0644;
+      st.size = file->second.size();
+    } else if (dirs_.contains(path)) {
+      st.mode = S_IFDIR | 0755;
+    } else {
+      return std::optional<FileStat>();
+    }
+    return std::optional<FileStat>(st);
+  }
+  Result<UniqueFd> open_file(std::string_view relative) const override {
+    return failure(absolute(relative), "the fake root cannot open files");
+  }
+  Result<std::optional<std::string>> xattr(std::string_view, const std::string&) const override {
+    return std::optional<std::string>();
   }
 
  private:

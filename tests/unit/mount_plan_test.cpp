@@ -10,9 +10,15 @@ using namespace ovlmount;
 
 namespace {
 
-ResolvedImage image_with_layers(size_t count) {
-  ResolvedImage image{"app", "sha256:" + std::string(64, 'a'), {}};
-  for (size_t i = 0; i < count; ++i) image.layers.push_back({"", "", "", "overlay2/L" + std::to_string(i) + "/diff"});
+Stack image_with_layers(size_t count) {
+  Stack image;
+  image.reference = "app";
+  image.image_id = "sha256:" + std::string(64, 'a');
+  for (size_t i = 0; i < count; ++i) {
+    Layer layer;
+    layer.dir = "overlay2/L" + std::to_string(i) + "/diff";
+    image.layers.push_back(layer);
+  }
   return image;
 }
 

@@ -11,13 +11,13 @@ using namespace ovlmount::test;
 
 namespace {
 
-Result<ResolvedImage> resolve(const FakeDockerStore& fake, const std::string& reference) {
+Result<Stack> resolve(const FakeDockerStore& fake, const std::string& reference) {
   auto store = DockerStore::open(fake.root);
   BOOST_TEST_REQUIRE(store.has_value());
   return resolve_image(*store, reference);
 }
 
-ExitCode error_code(const Result<ResolvedImage>& result) {
+ExitCode error_code(const Result<Stack>& result) {
   BOOST_TEST_REQUIRE(!result.has_value());
   return result.error().code;
 }

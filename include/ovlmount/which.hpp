@@ -1,0 +1,32 @@
+// Why: "where did this file come from?" is answered by the top-most layer whose diff dir has
+// the path, unless a layer above hides it: a whiteout of the path or of a parent, an opaque
+// parent dir, or a parent that a higher layer replaced with a non-directory. This applies
+// overlayfs' own lookup rules to the diff dirs, without mounting anything.
+#pragma once
+
+#include "ovlmount/error.hpp"
+#include "ovlmount/root_dir.hpp"
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ovlmount {
+
+// Whether a path is in the merged tree.
+enum class Presence { provided, hidden, absent };
+
+// Which layer provides or hides a path.
+struct WhichAnswer {
+  Presence presence = Presence::absent;
+  size_t layer = 0;    // index into the layer dirs given (top first); meaningless when absent
+  std::string detail;  // for hidden: "whiteout of /a/b", "opaque dir /a", "/a is not a directory"
+};
+
+// Looks `path` (absolute or relative; "." and ".." refused as usage errors) up through
+// `layer_dirs` (relative to `root`, top layer first) as overlayfs would, with lstat only.
+Result<WhichAnswer> which_layer(const RootDir& root, const std::vector<std::string>& layer_dirs,
+                                std::string_view path);
+
+}  // namespace ovlmount

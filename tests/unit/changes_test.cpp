@@ -1,0 +1,1 @@
+// Unit tests of changes: to be written.

@@ -1,0 +1,1 @@
+// Unit tests of layer_verify: to be written.

@@ -1,0 +1,1 @@
+// Unit tests of which: to be written.
