@@ -17,15 +17,29 @@ namespace {
 namespace po = boost::program_options;
 
 const std::map<std::string, Command> command_words = {
-    {"mount", Command::mount},   {"resolve", Command::resolve}, {"list", Command::list},
-    {"umount", Command::umount}, {"unmount", Command::umount},  {"cleanup", Command::cleanup},
+    {"mount", Command::mount},     {"container", Command::container}, {"resolve", Command::resolve},
+    {"images", Command::images},   {"containers", Command::containers}, {"inspect", Command::inspect},
+    {"verify", Command::verify},   {"diff", Command::diff},           {"which", Command::which},
+    {"owner", Command::owner},     {"list", Command::list},           {"umount", Command::umount},
+    {"unmount", Command::umount},  {"cleanup", Command::cleanup},
 };
 
 // Which commands take each command-specific option.
 const std::map<std::string, std::set<Command>> option_commands = {
-    {"upper", {Command::mount}},   {"work", {Command::mount}},  {"writable", {Command::mount}},
-    {"dry-run", {Command::mount}}, {"json", {Command::resolve, Command::list}},
-    {"all", {Command::umount}},    {"force", {Command::umount}}, {"lazy", {Command::umount}},
+    {"upper", {Command::mount, Command::container}},
+    {"work", {Command::mount, Command::container}},
+    {"writable", {Command::mount, Command::container}},
+    {"dry-run", {Command::mount, Command::container}},
+    {"volumes", {Command::container}},
+    {"host-binds", {Command::container}},
+    {"json",
+     {Command::resolve, Command::images, Command::containers, Command::inspect, Command::verify, Command::diff,
+      Command::which, Command::owner, Command::list}},
+    {"quick", {Command::verify}},
+    {"bodyfile", {Command::diff}},
+    {"all", {Command::umount, Command::container}},
+    {"force", {Command::umount}},
+    {"lazy", {Command::umount}},
 };
 
 po::options_description all_options() {
@@ -39,6 +53,10 @@ po::options_description all_options() {
       ("work", po::value<std::string>(), "")
       ("writable", "")
       ("dry-run", "")
+      ("volumes", "")
+      ("host-binds", "")
+      ("quick", "")
+      ("bodyfile", "")
       ("json", "")
       ("all", "")
       ("force", "")
@@ -108,12 +126,33 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
       absolute_state_dir(values.count("state-dir") ? values["state-dir"].as<std::string>() : default_state_dir);
   invocation.json = values.count("json") > 0;
 
+  invocation.quick = values.count("quick") > 0;
+  invocation.bodyfile = values.count("bodyfile") > 0;
+
   switch (invocation.command) {
-    case Command::mount: {
-      if (auto ok = expect_arguments(invocation.command, args, 2, "mount [--upper DIR --work DIR | --writable] IMAGE TARGET"); !ok)
-        return ok.error();
-      invocation.mount.image = args[0];
-      invocation.mount.target = args[1];
+    case Command::mount:
+    case Command::container: {
+      const bool container = invocation.command == Command::container;
+      invocation.mount.kind = container ? SourceKind::container : SourceKind::image;
+      invocation.mount.all = values.count("all") > 0;
+      invocation.mount.volumes = values.count("volumes") > 0;
+      invocation.mount.host_binds = values.count("host-binds") > 0;
+      if (invocation.mount.all) {
+        if (auto ok = expect_arguments(invocation.command, args, 1, "container --all [--volumes] DIR"); !ok)
+          return ok.error();
+        invocation.mount.target = args[0];
+      } else {
+        if (auto ok = expect_arguments(invocation.command, args, 2,
+                                       container ? "container [--volumes [--host-binds]] [--upper DIR --work DIR | "
+                                                   "--writable] CONTAINER TARGET"
+                                                 : "mount [--upper DIR --work DIR | --writable] IMAGE TARGET");
+            !ok)
+          return ok.error();
+        invocation.mount.image = args[0];
+        invocation.mount.target = args[1];
+      }
+      if (invocation.mount.host_binds && !invocation.mount.volumes)
+        return usage_error("--host-binds", "goes with --volumes");
       if (values.count("upper")) invocation.mount.upper = values["upper"].as<std::string>();
       if (values.count("work")) invocation.mount.work = values["work"].as<std::string>();
       invocation.mount.writable = values.count("writable") > 0;
@@ -127,6 +166,32 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     case Command::resolve:
       if (auto ok = expect_arguments(invocation.command, args, 1, "resolve [--json] IMAGE"); !ok) return ok.error();
       invocation.image = args[0];
+      break;
+    case Command::images:
+    case Command::containers:
+      if (auto ok = expect_arguments(invocation.command, args, 0,
+                                     invocation.command == Command::images ? "images [--json]" : "containers [--json]");
+          !ok)
+        return ok.error();
+      break;
+    case Command::inspect:
+    case Command::verify:
+    case Command::diff:
+    case Command::owner: {
+      const char* synopsis = invocation.command == Command::inspect  ? "inspect [--json] IMAGE|CONTAINER"
+                             : invocation.command == Command::verify ? "verify [--json] [--quick] IMAGE|CONTAINER"
+                             : invocation.command == Command::diff   ? "diff [--json | --bodyfile] CONTAINER"
+                                                                     : "owner [--json] LAYER-DIR";
+      if (auto ok = expect_arguments(invocation.command, args, 1, synopsis); !ok) return ok.error();
+      invocation.image = args[0];
+      if (invocation.json && invocation.bodyfile) return usage_error("--bodyfile", "not used with --json");
+      break;
+    }
+    case Command::which:
+      if (auto ok = expect_arguments(invocation.command, args, 2, "which [--json] IMAGE|CONTAINER PATH"); !ok)
+        return ok.error();
+      invocation.image = args[0];
+      invocation.path = args[1];
       break;
     case Command::umount:
       invocation.umount.all = values.count("all") > 0;
@@ -156,34 +221,62 @@ std::string help_text() {
   return R"(Usage:
   ovlmount [OPTIONS] IMAGE TARGET          mount IMAGE read-only at TARGET (same as mount)
   ovlmount [OPTIONS] mount [--upper DIR --work DIR | --writable] [--dry-run] IMAGE TARGET
+  ovlmount [OPTIONS] container [--volumes [--host-binds]] [--upper DIR --work DIR | --writable]
+                               [--dry-run] CONTAINER TARGET
+  ovlmount [OPTIONS] container --all [--volumes [--host-binds]] DIR
   ovlmount [OPTIONS] resolve [--json] IMAGE
+  ovlmount [OPTIONS] images [--json]
+  ovlmount [OPTIONS] containers [--json]
+  ovlmount [OPTIONS] inspect [--json] IMAGE|CONTAINER
+  ovlmount [OPTIONS] verify [--json] [--quick] IMAGE|CONTAINER
+  ovlmount [OPTIONS] diff [--json | --bodyfile] CONTAINER
+  ovlmount [OPTIONS] which [--json] IMAGE|CONTAINER PATH
+  ovlmount [OPTIONS] owner [--json] LAYER-DIR
   ovlmount [OPTIONS] list [--json]
   ovlmount [OPTIONS] umount [--force] [--lazy] TARGET
   ovlmount [OPTIONS] umount --all [--lazy]
   ovlmount [OPTIONS] cleanup
 
-Mounts a Docker image from Docker's overlay2 store as an overlayfs, read-only by default,
-without touching the store (no write, no timestamp change). IMAGE is a reference (nginx,
-nginx:1.25, docker.io/library/nginx:latest, registry.local:5000/team/app:v1,
-name@sha256:<digest>), a full image ID (with or without sha256:) or a unique ID prefix.
+Mounts a Docker image or container from Docker's overlay2 store as an overlayfs, read-only by
+default, and answers forensic questions about it, without a daemon and without touching the
+store (no write, no lock, no timestamp change). IMAGE is a reference (nginx, nginx:1.25,
+docker.io/library/nginx:latest, registry.local:5000/team/app:v1, name@sha256:<digest>), a full
+image ID (with or without sha256:) or a unique ID prefix. CONTAINER is a full ID, a name (with
+or without the leading /) or a unique ID prefix. IMAGE|CONTAINER: a container first, then an
+image. LAYER-DIR: a directory name under <data-root>/overlay2 (cache-id, mount-id,
+<mount-id>-init) or an overlay2/l/ link name.
 
 Commands:
-  mount     resolve IMAGE, record the mount under the state dir, mount it at TARGET
-  resolve   print the verified layer stack of IMAGE and the mount options; mount nothing
-  list      show recorded mounts, each "mounted" or "gone" according to the kernel
-  umount    unmount a recorded TARGET, forget it, remove its scratch dirs
-  cleanup   forget records whose mount is gone; remove scratch dirs no record owns
+  mount       resolve IMAGE, record the mount under the state dir, mount it at TARGET
+  container   the same for a container: its writable and init layers on its image's layers
+  resolve     print the verified layer stack of IMAGE and the mount options; mount nothing
+  images      every image: ID, references, layers, size, created
+  containers  every container: ID, name, image, state, created
+  inspect     the whole resolution walk, layer by layer
+  verify      check metadata digests and rebuild each layer's tar stream against its diff_id;
+              name every file that differs
+  diff        what a container changed (as docker diff), or a Sleuthkit body file
+  which       the layer that provides PATH, or hides it
+  owner       the images and containers that use overlay2/LAYER-DIR
+  list        show recorded mounts, each "mounted" or "gone" according to the kernel
+  umount      unmount a recorded TARGET (and its volume binds), forget it, remove scratch dirs
+  cleanup     forget records whose mount is gone; remove scratch dirs no record owns
 
 Options:
   --data-root DIR  Docker data root (default: "data-root" in /etc/docker/daemon.json,
                    else /var/lib/docker)
   --state-dir DIR  where mount records and scratch dirs are kept (default /run/ovlmount)
-  --upper DIR      mount: writable, changes go to DIR (created if missing; with --work)
-  --work DIR       mount: overlay work dir, empty, on the same filesystem as --upper
-  --writable       mount: writable, on scratch dirs under the state dir removed at umount
-  --dry-run        mount: print the plan, change nothing
-  --json           resolve, list: print JSON
-  --all            umount: every recorded mount
+  --upper DIR      mount, container: writable, changes go to DIR (created if missing; with --work)
+  --work DIR       mount, container: overlay work dir, empty, on the same filesystem as --upper
+  --writable       mount, container: writable, on scratch dirs under the state dir removed at umount
+  --dry-run        mount, container: print the plan, change nothing
+  --volumes        container: also bind its named volumes read-only at their mount points
+  --host-binds     container --volumes: also bind sources outside the data root (live hosts only:
+                   on a copy they name paths of the analyst's machine)
+  --all            container: every container at DIR/<name>; umount: every recorded mount
+  --quick          verify: metadata only, no content
+  --bodyfile       diff: print a Sleuthkit body file (MD5|name|inode|mode|UID|GID|size|atime|...)
+  --json           resolve, images, containers, inspect, verify, diff, which, owner, list: JSON
   --force          umount: also a target ovlmount did not mount
   --lazy           umount: detach now, finish when no longer busy
   -h, --help       print this help
@@ -191,10 +284,10 @@ Options:
 
 Exit codes:
   0  success
-  1  other failure (for example: mount, umount and cleanup need root)
+  1  other failure (for example: mount, container, umount and cleanup need root)
   2  usage error
-  3  not found (image, layer, tracked target; also an ambiguous ID prefix)
-  4  corrupt or untrusted store (digest mismatch, malformed JSON, invalid ID)
+  3  not found (image, container, layer, tracked target, path, owner; also an ambiguous ID prefix)
+  4  corrupt or untrusted store (digest mismatch, malformed JSON, invalid ID); verify found a difference
   5  mount or unmount failed
 )";
 }

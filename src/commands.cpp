@@ -123,18 +123,26 @@ Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& 
 }
 
 void print_plan(const MountPlan& plan, const Stack& image, std::ostream& out) {
+  if (image.container)
+    out << "container: " << image.container->id << " (" << escape(image.container->name) << ")\n";
   out << "image:     " << image.image_id << "\n"
       << "reference: " << escape(image.reference) << "\n"
       << "data root: " << escape(plan.data_root) << "\n"
       << "layers:    " << image.layers.size() << " (top first)\n";
   for (size_t i = image.layers.size(); i-- > 0;) {
     const Layer& layer = image.layers[i];
-    out << "  " << i + 1 << "  " << layer.diff_id << "  " << escape(plan.data_root + "/" + layer.dir) << "\n";
+    out << "  " << i + 1 << "  " << (layer.role == LayerRole::image ? layer.diff_id : role_name(layer.role))
+        << "  " << escape(plan.data_root + "/" + layer.dir) << "\n";
   }
+  for (const BindPlan& bind : plan.binds)
+    out << "volume:    " << escape(bind.in_store ? plan.data_root + "/" + bind.source : bind.source) << " -> "
+        << escape(bind.target) << " (ro,nosuid,nodev)\n";
   if (!plan.target.empty()) out << "target:    " << escape(plan.target) << "\n";
   if (!plan.read_only()) out << "upper:     " << escape(plan.upper) << "\nwork:      " << escape(plan.work) << "\n";
   out << "options:   " << escape(display_options(plan)) << "\n";
 }
+
+}  // namespace
 
 json::object resolve_json(const Stack& image, const std::string& data_root) {
   json::array layers;
@@ -153,64 +161,60 @@ json::object resolve_json(const Stack& image, const std::string& data_root) {
           {"lowerdir", std::move(lowerdir)}};
 }
 
-Result<Stack> resolve_in(const RootDir& data_root, const std::string& image) {
+Result<Stack> resolve_in(const RootDir& data_root, std::string_view reference, Lookup lookup) {
   auto store = DockerStore::open(data_root);
   if (!store) return store.error();
-  return resolve_image(*store, image);
-}
-
-// Removes `record` and its scratch dir (the mount must already be gone).
-Result<void> forget_record(const MountRecord& record, const Registry& registry) {
-  if (!record.scratch.empty())
-    if (auto removed = registry.remove_scratch(record.scratch); !removed) return removed.error();
-  return registry.remove(record.target);
-}
-
-// Unmounts (when mounted) and forgets one recorded target.
-Result<void> unmount_record(const MountRecord& record, bool mounted, bool lazy, const Registry& registry,
-                            Mounter& mounter) {
-  if (mounted)
-    if (auto unmounted = mounter.unmount(record.target, lazy); !unmounted) return unmounted.error();
-  return forget_record(record, registry);
-}
-
-// The registry, locked, with its records and the mount table read under the lock.
-struct LockedState {
-  UniqueFd lock;
-  RegistryListing listing;
-  std::vector<MountEntry> mounts;
-};
-
-// Locks the registry, loads it and reads the mount table; problems with single records are
-// reported on `err` and skipped.
-Result<LockedState> lock_and_load(const Registry& registry, const MountTable& table, bool exclusive,
-                                  std::ostream& err) {
-  auto lock = registry.lock(exclusive);
-  if (!lock) return lock.error();
-  auto listing = registry.load();
-  if (!listing) return listing.error();
-  auto mounts = table.read();
-  if (!mounts) return mounts.error();
-  for (const Error& problem : listing->problems) err << problem.message() << "\n";
-  return LockedState{std::move(*lock), std::move(*listing), std::move(*mounts)};
-}
-
-}  // namespace
-
-Result<void> run_resolve(const RootDir& data_root, const std::string& image, bool json, std::ostream& out) {
-  auto resolved = resolve_in(data_root, image);
-  if (!resolved) return resolved.error();
-  if (json) {
-    out << json::serialize(resolve_json(*resolved, data_root.path())) << "\n";
-    return {};
+  switch (lookup) {
+    case Lookup::image: return resolve_image(*store, reference);
+    case Lookup::container: return resolve_container(*store, reference);
+    case Lookup::any: return resolve_any(*store, reference);
   }
-  MountRequest request;
-  print_plan(plan_mount(*resolved, data_root.path(), request), *resolved, out);
-  return {};
+  return resolve_any(*store, reference);
 }
 
-Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Registry& registry,
-                       Mounter& mounter, const MountTable& table, std::ostream& out) {
+namespace {
+
+bool is_mount_point(const std::vector<MountEntry>& mounts, const std::string& path) {
+  return std::any_of(mounts.begin(), mounts.end(), [&](const MountEntry& entry) { return entry.target == path; });
+}
+
+// The volume binds `args` asks for, each one checked; the ones that cannot be made are
+// reported on `err` and left out.
+std::vector<BindPlan> plan_binds(const Stack& stack, const MountPlan& plan, const MountArgs& args,
+                                 const RootDir& data_root, std::ostream& err) {
+  std::vector<BindPlan> binds;
+  if (!args.volumes || !stack.container) return binds;
+  for (const VolumeMount& volume : stack.container->mounts) {
+    const std::string where = plan.target + volume.destination;
+    if (volume.type != "volume" && volume.type != "bind") {
+      err << failure(where, "not bound: a " + volume.type + " mount has no source to bind").message() << "\n";
+      continue;
+    }
+    if (!volume.in_store) {
+      if (volume.type == "volume") {
+        err << failure(where, "not bound: volume \"" + volume.name + "\" is not a local volume of the data root").message()
+            << "\n";
+        continue;
+      }
+      if (!args.host_binds) {
+        err << failure(where, "not bound: its source " + volume.source +
+                                  " is a path of the original host (--host-binds binds it)").message()
+            << "\n";
+        continue;
+      }
+    } else if (auto kind = data_root.kind(volume.source); !kind || *kind != EntryKind::directory) {
+      err << not_found(where, "not bound: volume source " + data_root.absolute(volume.source) +
+                                  (kind ? " is missing" : ": " + kind.error().problem)).message()
+          << "\n";
+      continue;
+    }
+    binds.push_back(plan_bind(plan, volume));
+  }
+  return binds;
+}
+
+Result<void> mount_one(const RootDir& data_root, const MountArgs& args, const Registry& registry, Mounter& mounter,
+                       const MountTable& table, std::ostream& out, std::ostream& err) {
   if (const std::string state_dir = absolute_path(registry.dir());
       is_within(state_dir, data_root.path()) || is_within(data_root.path(), state_dir))
     return usage_error(registry.dir(), "state dir overlaps the data root " + data_root.path() + " (it is never written)");
@@ -218,7 +222,8 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
   if (!target) return target.error();
   if (is_within(*target, data_root.path()) || is_within(data_root.path(), *target))
     return usage_error(*target, "mount target overlaps the data root " + data_root.path());
-  auto image = resolve_in(data_root, args.image);
+  auto image = resolve_in(data_root, args.image,
+                          args.kind == SourceKind::container ? Lookup::container : Lookup::image);
   if (!image) return image.error();
 
   MountRequest request;
@@ -233,7 +238,9 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
     } else {
       request.empty_lower = registry.dir() + "/empty";
     }
-    print_plan(plan_mount(*image, data_root.path(), request), *image, out);
+    MountPlan plan = plan_mount(*image, data_root.path(), request);
+    plan.binds = plan_binds(*image, plan, args, data_root, err);
+    print_plan(plan, *image, out);
     return {};
   }
 
@@ -267,19 +274,134 @@ Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Re
     request.empty_lower = *empty;
   }
 
-  const MountPlan plan = plan_mount(*image, data_root.path(), request);
-  const MountRecord record = make_record(plan, scratch);
+  MountPlan plan = plan_mount(*image, data_root.path(), request);
+  plan.binds = plan_binds(*image, plan, args, data_root, err);
+  MountRecord record = make_record(plan, scratch);
   if (auto saved = registry.save(record); !saved) return saved.error();
   rollback.add([&registry, target = record.target, previous = *stale] {
     (void)(previous ? registry.save(*previous) : registry.remove(target));
   });
   if (auto mounted = mounter.mount(plan, data_root); !mounted) return mounted.error();
+  std::vector<std::string> bound;
+  rollback.add([&mounter, &bound, target = plan.target] {
+    for (auto sub = bound.rbegin(); sub != bound.rend(); ++sub) (void)mounter.unmount(*sub, true);
+    (void)mounter.unmount(target, true);
+  });
+  for (const BindPlan& bind : plan.binds) {
+    if (auto done = mounter.bind(plan, bind, data_root); done) {
+      bound.push_back(bind.target);
+    } else {
+      Error skipped = done.error();
+      skipped.problem = "not bound: " + skipped.problem;
+      err << skipped.message() << "\n";
+    }
+  }
+  if (bound != record.submounts) {
+    record.submounts = bound;
+    if (auto saved = registry.save(record); !saved) return saved.error();
+  }
   rollback.disarm();
   if (*stale && !(*stale)->scratch.empty()) (void)registry.remove_scratch((*stale)->scratch);
-  out << "mounted " << escape(image->reference) << " (" << image->image_id.substr(0, 19) << ", "
-      << image->layers.size() << (image->layers.size() == 1 ? " layer, " : " layers, ")
-      << (plan.read_only() ? "read-only" : "writable") << ") at " << escape(plan.target) << "\n";
+  out << "mounted ";
+  if (image->container)
+    out << "container " << escape(image->container->name) << " (" << image->container->id.substr(0, 12) << ", image ";
+  else
+    out << escape(image->reference) << " (";
+  out << image->image_id.substr(0, 19) << ", " << image->layers.size()
+      << (image->layers.size() == 1 ? " layer, " : " layers, ") << (plan.read_only() ? "read-only" : "writable");
+  if (!bound.empty()) out << ", " << bound.size() << (bound.size() == 1 ? " volume" : " volumes");
+  out << ") at " << escape(plan.target) << "\n";
   return {};
+}
+
+Result<void> mount_every_container(const RootDir& data_root, const MountArgs& args, const Registry& registry,
+                                   Mounter& mounter, const MountTable& table, std::ostream& out, std::ostream& err) {
+  auto dir = canonical_dir(args.target, "directory for the container mounts");
+  if (!dir) return dir.error();
+  auto store = DockerStore::open(data_root);
+  if (!store) return store.error();
+  auto ids = store->container_ids();
+  if (!ids) return ids.error();
+  std::optional<Error> first_failure;
+  for (const std::string& id : *ids) {
+    auto container = store->container(id);
+    Result<void> mounted = container ? Result<void>() : Result<void>(container.error());
+    if (mounted) {
+      MountArgs one = args;
+      one.all = false;
+      one.image = id;
+      one.target = *dir + "/" + container->name;
+      Rollback rollback;
+      mounted = make_dir(one.target, 0755, rollback);
+      if (mounted) mounted = mount_one(data_root, one, registry, mounter, table, out, err);
+      if (mounted || args.dry_run) rollback.disarm();
+    }
+    if (!mounted) {
+      err << mounted.error().message() << "\n";
+      if (!first_failure) first_failure = mounted.error();
+    }
+  }
+  if (first_failure) return *first_failure;
+  return {};
+}
+
+// Removes `record` and its scratch dir (the mount must already be gone).
+Result<void> forget_record(const MountRecord& record, const Registry& registry) {
+  if (!record.scratch.empty())
+    if (auto removed = registry.remove_scratch(record.scratch); !removed) return removed.error();
+  return registry.remove(record.target);
+}
+
+// Unmounts (when mounted) and forgets one recorded target, its submounts first.
+Result<void> unmount_record(const MountRecord& record, const std::vector<MountEntry>& mounts, bool lazy,
+                            const Registry& registry, Mounter& mounter) {
+  for (auto sub = record.submounts.rbegin(); sub != record.submounts.rend(); ++sub)
+    if (is_mount_point(mounts, *sub))
+      if (auto unmounted = mounter.unmount(*sub, lazy); !unmounted) return unmounted.error();
+  if (is_mounted(mounts, record.target))
+    if (auto unmounted = mounter.unmount(record.target, lazy); !unmounted) return unmounted.error();
+  return forget_record(record, registry);
+}
+
+// The registry, locked, with its records and the mount table read under the lock.
+struct LockedState {
+  UniqueFd lock;
+  RegistryListing listing;
+  std::vector<MountEntry> mounts;
+};
+
+// Locks the registry, loads it and reads the mount table; problems with single records are
+// reported on `err` and skipped.
+Result<LockedState> lock_and_load(const Registry& registry, const MountTable& table, bool exclusive,
+                                  std::ostream& err) {
+  auto lock = registry.lock(exclusive);
+  if (!lock) return lock.error();
+  auto listing = registry.load();
+  if (!listing) return listing.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+  for (const Error& problem : listing->problems) err << problem.message() << "\n";
+  return LockedState{std::move(*lock), std::move(*listing), std::move(*mounts)};
+}
+
+}  // namespace
+
+Result<void> run_resolve(const RootDir& data_root, const std::string& image, bool json, std::ostream& out) {
+  auto resolved = resolve_in(data_root, image, Lookup::image);
+  if (!resolved) return resolved.error();
+  if (json) {
+    out << json::serialize(resolve_json(*resolved, data_root.path())) << "\n";
+    return {};
+  }
+  MountRequest request;
+  print_plan(plan_mount(*resolved, data_root.path(), request), *resolved, out);
+  return {};
+}
+
+Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Registry& registry,
+                       Mounter& mounter, const MountTable& table, std::ostream& out, std::ostream& err) {
+  if (args.all) return mount_every_container(data_root, args, registry, mounter, table, out, err);
+  return mount_one(data_root, args, registry, mounter, table, out, err);
 }
 
 Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounter& mounter,
@@ -289,7 +411,7 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
     if (!state) return state.error();
     std::optional<Error> first_failure;
     for (const MountRecord& record : state->listing.records) {
-      auto done = unmount_record(record, is_mounted(state->mounts, record.target), args.lazy, registry, mounter);
+      auto done = unmount_record(record, state->mounts, args.lazy, registry, mounter);
       if (done) {
         out << "unmounted " << escape(record.target) << "\n";
       } else {
@@ -315,7 +437,7 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
     out << "unmounted " << escape(target) << "\n";
     return {};
   }
-  if (auto done = unmount_record(**record, mounted, args.lazy, registry, mounter); !done) return done.error();
+  if (auto done = unmount_record(**record, *mounts, args.lazy, registry, mounter); !done) return done.error();
   out << (mounted ? "unmounted " : "forgot (already unmounted) ") << escape(target) << "\n";
   return {};
 }

@@ -1,8 +1,12 @@
 // Why: the entry point only parses, dispatches and turns errors into the documented exit
 // codes; everything else is in the core library the tests link too.
+#include "ovlmount/catalog.hpp"
 #include "ovlmount/cli.hpp"
 #include "ovlmount/commands.hpp"
 #include "ovlmount/config.hpp"
+#include "ovlmount/inspect.hpp"
+#include "ovlmount/queries.hpp"
+#include "ovlmount/verify.hpp"
 
 #include <unistd.h>
 
@@ -27,6 +31,22 @@ Result<BeneathRoot> open_data_root(const Invocation& invocation) {
   return BeneathRoot::open(path);
 }
 
+// The commands that only read the data root.
+Result<void> dispatch_query(const Invocation& invocation, const RootDir& root) {
+  const bool json = invocation.json;
+  switch (invocation.command) {
+    case Command::resolve: return run_resolve(root, invocation.image, json, std::cout);
+    case Command::images: return run_images(root, json, std::cout, std::cerr);
+    case Command::containers: return run_containers(root, json, std::cout, std::cerr);
+    case Command::inspect: return run_inspect(root, invocation.image, json, std::cout);
+    case Command::verify: return run_verify(root, invocation.image, json, invocation.quick, std::cout, std::cerr);
+    case Command::diff: return run_diff(root, invocation.image, json, invocation.bodyfile, std::cout);
+    case Command::which: return run_which(root, invocation.image, invocation.path, json, std::cout);
+    case Command::owner: return run_owner(root, invocation.image, json, std::cout);
+    default: return failure("ovlmount", "not a query command");
+  }
+}
+
 Result<void> dispatch(const Invocation& invocation) {
   const Registry registry(invocation.state_dir);
   const ProcMountTable table;
@@ -38,17 +58,26 @@ Result<void> dispatch(const Invocation& invocation) {
     case Command::version:
       std::cout << "ovlmount " << OVLMOUNT_VERSION << "\n";
       return {};
-    case Command::resolve: {
-      auto root = open_data_root(invocation);
-      if (!root) return root.error();
-      return run_resolve(*root, invocation.image, invocation.json, std::cout);
-    }
-    case Command::mount: {
+    case Command::mount:
+    case Command::container: {
       if (!invocation.mount.dry_run)
-        if (auto root_user = require_root("mount"); !root_user) return root_user.error();
+        if (auto root_user = require_root(invocation.command == Command::mount ? "mount" : "container"); !root_user)
+          return root_user.error();
       auto root = open_data_root(invocation);
       if (!root) return root.error();
-      return run_mount(*root, invocation.mount, registry, mounter, table, std::cout);
+      return run_mount(*root, invocation.mount, registry, mounter, table, std::cout, std::cerr);
+    }
+    case Command::resolve:
+    case Command::images:
+    case Command::containers:
+    case Command::inspect:
+    case Command::verify:
+    case Command::diff:
+    case Command::which:
+    case Command::owner: {
+      auto root = open_data_root(invocation);
+      if (!root) return root.error();
+      return dispatch_query(invocation, *root);
     }
     case Command::list:
       return run_list(invocation.json, registry, table, std::cout, std::cerr);

@@ -38,8 +38,10 @@ std::vector<std::string> MountPlan::lower_paths() const {
 
 MountPlan plan_mount(const Stack& image, const std::string& data_root, MountRequest request) {
   MountPlan plan;
+  plan.kind = image.kind;
   plan.reference = image.reference;
   plan.image_id = image.image_id;
+  if (image.container) plan.container_id = image.container->id;
   plan.data_root = data_root;
   plan.target = std::move(request.target);
   for (auto layer = image.layers.rbegin(); layer != image.layers.rend(); ++layer)
@@ -49,6 +51,11 @@ MountPlan plan_mount(const Stack& image, const std::string& data_root, MountRequ
   plan.scratch = request.scratch;
   if (plan.read_only() && plan.layer_dirs.size() == 1) plan.empty_lower = std::move(request.empty_lower);
   return plan;
+}
+
+BindPlan plan_bind(const MountPlan& plan, const VolumeMount& volume) {
+  return {volume.source, volume.in_store, volume.destination,
+          plan.target == "/" ? volume.destination : plan.target + volume.destination};
 }
 
 std::string escape_overlay_path(std::string_view path) {

@@ -9,9 +9,13 @@
 
 #include <fcntl.h>
 #include <libmount/libmount.h>
-#include <unistd.h>
-
+#include <linux/magic.h>
+#include <linux/openat2.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -190,6 +194,57 @@ Result<void> LibmountMounter::unmount(const std::string& target, bool lazy) {
     case EACCES: return mount_error(target, "permission denied (unmounting needs root)");
     default: return mount_error(target, "unmount failed: " + errno_text(errnum));
   }
+}
+
+Result<void> LibmountMounter::bind(const MountPlan& plan, const BindPlan& bind, const RootDir& data_root) {
+  UniqueFd source;
+  if (bind.in_store) {
+    auto fd = data_root.open_dir(bind.source);
+    if (!fd) return fd.error();
+    source = std::move(*fd);
+  } else {
+    source = UniqueFd(::open(bind.source.c_str(), O_PATH | O_CLOEXEC));
+    if (!source) return errno == ENOENT ? not_found(bind.source, "bind source does not exist")
+                                        : failure(bind.source, errno_text(errno));
+  }
+  const UniqueFd overlay(::open(plan.target.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  struct statfs overlay_fs {};
+  if (!overlay || ::fstatfs(overlay.get(), &overlay_fs) != 0 || overlay_fs.f_type != OVERLAYFS_SUPER_MAGIC)
+    return mount_error(plan.target, "is no longer the overlay ovlmount mounted");
+  open_how how{};
+  how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  const std::string inside = bind.destination.substr(bind.destination.find_first_not_of('/'));
+  const UniqueFd destination(static_cast<int>(::syscall(SYS_openat2, overlay.get(), inside.c_str(), &how, sizeof how)));
+  if (!destination) {
+    if (errno == ENOENT) return not_found(bind.target, "mount point does not exist in the mounted tree");
+    if (errno == ELOOP || errno == EXDEV) return corrupt(bind.target, "mount point is reached through a symlink");
+    return failure(bind.target, errno_text(errno));
+  }
+  struct stat source_stat {}, destination_stat {};
+  if (::fstat(source.get(), &source_stat) != 0 || ::fstat(destination.get(), &destination_stat) != 0)
+    return failure(bind.target, errno_text(errno));
+  if (S_ISDIR(source_stat.st_mode) != S_ISDIR(destination_stat.st_mode))
+    return failure(bind.target, "mount point and bind source are not both directories or both files");
+
+  const UniqueFd tree(static_cast<int>(
+      ::syscall(SYS_open_tree, source.get(), "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH)));
+  if (!tree) return mount_error(bind.target, "cannot clone the bind source: " + errno_text(errno));
+  mount_attr read_only{};
+  read_only.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOATIME;
+  read_only.attr_clr = MOUNT_ATTR__ATIME;
+  if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &read_only, sizeof read_only) != 0)
+    return mount_error(bind.target, "cannot make the bind read-only: " + errno_text(errno));
+  if (::syscall(SYS_move_mount, tree.get(), "", destination.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    return mount_error(bind.target, "bind mount failed: " + errno_text(errno));
+  mount_attr private_propagation{};
+  private_propagation.propagation = MS_PRIVATE;
+  if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &private_propagation, sizeof private_propagation) != 0) {
+    const int errnum = errno;
+    ::umount2(bind.target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    return mount_error(bind.target, "cannot make the bind private: " + errno_text(errnum));
+  }
+  return {};
 }
 
 }  // namespace ovlmount

@@ -105,22 +105,39 @@ Result<std::string> member_string(const json::object& object, std::string_view k
 }  // namespace
 
 MountRecord make_record(const MountPlan& plan, const std::string& scratch) {
-  return {plan.target, plan.reference, plan.image_id, plan.data_root, plan.lower_paths(),
-          plan.upper,  plan.work,      scratch,       now_rfc3339()};
+  MountRecord record;
+  record.target = plan.target;
+  record.source = plan.kind;
+  record.reference = plan.reference;
+  record.image_id = plan.image_id;
+  record.container_id = plan.container_id;
+  record.data_root = plan.data_root;
+  record.lowerdir = plan.lower_paths();
+  record.upper = plan.upper;
+  record.work = plan.work;
+  record.scratch = scratch;
+  for (const BindPlan& bind : plan.binds) record.submounts.push_back(bind.target);
+  record.created = now_rfc3339();
+  return record;
 }
 
 json::object record_to_json(const MountRecord& record) {
   json::array lowerdir;
   for (const auto& path : record.lowerdir) lowerdir.emplace_back(path);
+  json::array submounts;
+  for (const auto& path : record.submounts) submounts.emplace_back(path);
   return {{"target", record.target},
+          {"source", record.source == SourceKind::container ? "container" : "image"},
           {"reference", record.reference},
           {"image_id", record.image_id},
+          {"container_id", string_or_null(record.container_id)},
           {"data_root", record.data_root},
           {"lowerdir", std::move(lowerdir)},
           {"upper", string_or_null(record.upper)},
           {"work", string_or_null(record.work)},
           {"scratch", string_or_null(record.scratch)},
           {"writable", !record.upper.empty()},
+          {"submounts", std::move(submounts)},
           {"created", record.created}};
 }
 
@@ -140,7 +157,8 @@ Result<MountRecord> record_from_json(const std::string& text, const std::string&
     *field = std::move(*value);
   }
   const std::pair<std::string_view, std::string*> optional_strings[] = {
-      {"upper", &record.upper}, {"work", &record.work}, {"scratch", &record.scratch}};
+      {"upper", &record.upper}, {"work", &record.work}, {"scratch", &record.scratch},
+      {"container_id", &record.container_id}};
   for (const auto& [key, field] : optional_strings) {
     auto value = member_string(*top, key, true, object);
     if (!value) return value.error();
@@ -152,6 +170,21 @@ Result<MountRecord> record_from_json(const std::string& text, const std::string&
     if (!path.is_string()) return corrupt(object, "record has no valid \"lowerdir\"");
     record.lowerdir.emplace_back(path.get_string());
   }
+  if (const json::value* submounts = top->if_contains("submounts")) {
+    if (!submounts->is_array()) return corrupt(object, "record has no valid \"submounts\"");
+    for (const json::value& path : submounts->get_array()) {
+      if (!path.is_string() || !path.get_string().starts_with(record.target + "/"))
+        return corrupt(object, "record has a submount outside its target");
+      record.submounts.emplace_back(path.get_string());
+    }
+  }
+  if (const json::value* source = top->if_contains("source")) {
+    if (source->is_string() && source->get_string() == "container") record.source = SourceKind::container;
+    else if (!source->is_string() || source->get_string() != "image")
+      return corrupt(object, "record source is not \"image\" or \"container\"");
+  }
+  if (record.source == SourceKind::container && !is_hex64(record.container_id))
+    return corrupt(object, "record container_id is not 64 hex");
   if (record.target.empty() || record.target.front() != '/')
     return corrupt(object, "record target is not an absolute path");
   if (!is_sha256_digest(record.image_id)) return corrupt(object, "record image_id is not sha256:<64 hex>");

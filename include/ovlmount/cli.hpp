@@ -9,16 +9,22 @@
 
 namespace ovlmount {
 
-enum class Command { help, version, mount, resolve, list, umount, cleanup };
+enum class Command {
+  help, version, mount, container, resolve, images, containers, inspect, verify, diff, which, owner,
+  list, umount, cleanup
+};
 
 // A parsed command line.
 struct Invocation {
   Command command = Command::help;
   std::string data_root;  // empty: the default (daemon.json's data-root, else /var/lib/docker)
   std::string state_dir;  // absolute
-  bool json = false;      // resolve, list
-  std::string image;      // resolve
-  MountArgs mount;
+  bool json = false;      // resolve, images, containers, inspect, verify, diff, which, owner, list
+  std::string image;      // resolve, inspect, verify, diff, which: the reference; owner: the layer dir
+  std::string path;       // which: the path looked up
+  bool quick = false;     // verify: metadata only
+  bool bodyfile = false;  // diff: Sleuthkit body file
+  MountArgs mount;        // mount, container
   UmountArgs umount;
 };
 

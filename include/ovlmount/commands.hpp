@@ -9,21 +9,29 @@
 #include "ovlmount/mount_table.hpp"
 #include "ovlmount/mounter.hpp"
 #include "ovlmount/registry.hpp"
+#include "ovlmount/resolver.hpp"
 #include "ovlmount/root_dir.hpp"
+
+#include <boost/json/object.hpp>
 
 #include <iosfwd>
 #include <string>
+#include <string_view>
 
 namespace ovlmount {
 
-// Arguments of `mount`.
+// Arguments of `mount` and `container`.
 struct MountArgs {
-  std::string image;
-  std::string target;
+  SourceKind kind = SourceKind::image;
+  std::string image;   // the image or container reference
+  std::string target;  // for `container --all`: the dir that gets one target per container
+  bool all = false;    // container --all: every container of the store
   std::string upper;  // with `work`: a writable mount on the user's dirs
   std::string work;
   bool writable = false;  // a writable mount on scratch dirs under the state dir
   bool dry_run = false;   // print the plan, change nothing
+  bool volumes = false;     // container: also bind its volumes, read-only
+  bool host_binds = false;  // container --volumes: also bind sources outside the data root
 };
 
 // Arguments of `umount`.
@@ -34,13 +42,25 @@ struct UmountArgs {
   bool lazy = false;   // detach now, finish when no longer busy
 };
 
+// Which kinds of object a reference may name.
+enum class Lookup { image, container, any };
+
+// Opens the store at `data_root` and resolves `reference` in it as `lookup` allows.
+Result<Stack> resolve_in(const RootDir& data_root, std::string_view reference, Lookup lookup);
+
+// resolve's JSON object for `stack`: image_id, reference, data_root, layers (bottom first),
+// lowerdir (top first).
+boost::json::object resolve_json(const Stack& stack, const std::string& data_root);
+
 // `resolve`: prints the layer stack of `image` (JSON when `json`) to `out`.
 Result<void> run_resolve(const RootDir& data_root, const std::string& image, bool json, std::ostream& out);
 
-// `mount`: resolves `args.image` under `data_root`, records and performs the mount; on any
-// failure leaves no mount, no record and no dir it created.
+// `mount` and `container`: resolves `args.image` under `data_root`, records and performs the
+// mount (and the volume binds it asks for; a bind that cannot be made is reported on `err` and
+// skipped); on any other failure leaves no mount, no record and no dir it created. With
+// `args.all`, mounts every container at `args.target`/<name>, reporting and skipping failures.
 Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Registry& registry,
-                       Mounter& mounter, const MountTable& table, std::ostream& out);
+                       Mounter& mounter, const MountTable& table, std::ostream& out, std::ostream& err);
 
 // `umount`: unmounts recorded targets (or any, with force) and forgets them, removing
 // their scratch dirs.

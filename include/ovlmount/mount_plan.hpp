@@ -28,10 +28,20 @@ struct MountRequest {
   std::string empty_lower;  // an empty directory, stacked below a one-layer read-only image
 };
 
+// One read-only bind mount of a container's volume inside the overlay.
+struct BindPlan {
+  std::string source;       // in_store: relative to the data root; else an absolute host path
+  bool in_store = false;
+  std::string destination;  // absolute inside the container, "/vol"
+  std::string target;       // absolute on the host: the overlay target + destination
+};
+
 // One overlay mount, fully decided.
 struct MountPlan {
+  SourceKind kind = SourceKind::image;
   std::string reference;
   std::string image_id;
+  std::string container_id;             // 64 hex when kind is container
   std::string data_root;                // absolute
   std::string target;                   // absolute
   std::vector<std::string> layer_dirs;  // relative to data_root, top layer first
@@ -39,6 +49,7 @@ struct MountPlan {
   std::string work;
   bool scratch = false;
   std::string empty_lower;  // set when a one-layer read-only image needs a second lower
+  std::vector<BindPlan> binds;  // volume binds, parents before the binds nested in them
 
   bool read_only() const { return upper.empty(); }
 
@@ -49,8 +60,12 @@ struct MountPlan {
   std::vector<std::string> lower_paths() const;
 };
 
-// Builds the plan for mounting `image` (found under `data_root`) as `request` asks.
-MountPlan plan_mount(const Stack& image, const std::string& data_root, MountRequest request);
+// Builds the plan for mounting `stack` (found under `data_root`) as `request` asks, without
+// volume binds.
+MountPlan plan_mount(const Stack& stack, const std::string& data_root, MountRequest request);
+
+// The bind of `volume` inside `plan`'s target.
+BindPlan plan_bind(const MountPlan& plan, const VolumeMount& volume);
 
 // Backslash-escapes the characters the kernel's legacy option parser splits on ('\', ':', ',').
 std::string escape_overlay_path(std::string_view path);

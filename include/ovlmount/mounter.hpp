@@ -22,6 +22,12 @@ class Mounter {
 
   // Unmounts the mount at `target` (lazily: detach now, clean up when no longer busy).
   virtual Result<void> unmount(const std::string& target, bool lazy) = 0;
+
+  // Bind-mounts `bind`'s source read-only (ro, nosuid, nodev, noatime, private propagation) on
+  // its destination inside the overlay `plan` mounted. The destination must exist in the
+  // mounted tree, reached without following any symlink, and be of the source's type; an
+  // in-store source is opened beneath `data_root`. On failure nothing is mounted.
+  virtual Result<void> bind(const MountPlan& plan, const BindPlan& bind, const RootDir& data_root) = 0;
 };
 
 // The real Mounter: libmount, with every layer (and upper/work) passed as /proc/self/fd/N of a
@@ -33,6 +39,7 @@ class LibmountMounter final : public Mounter {
  public:
   Result<void> mount(const MountPlan& plan, const RootDir& data_root) override;
   Result<void> unmount(const std::string& target, bool lazy) override;
+  Result<void> bind(const MountPlan& plan, const BindPlan& bind, const RootDir& data_root) override;
 };
 
 }  // namespace ovlmount

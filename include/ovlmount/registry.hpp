@@ -21,17 +21,21 @@ namespace ovlmount {
 // What ovlmount remembers about one mount.
 struct MountRecord {
   std::string target;
+  SourceKind source = SourceKind::image;
   std::string reference;
   std::string image_id;
+  std::string container_id;           // 64 hex for a container mount, else empty
   std::string data_root;
   std::vector<std::string> lowerdir;  // absolute layer paths, top first
   std::string upper;                  // empty when read-only
   std::string work;
   std::string scratch;                // scratch dir holding upper/work, removed at umount; or empty
+  std::vector<std::string> submounts;  // absolute targets of volume binds inside `target`, parents first
   std::string created;                // RFC 3339 UTC
 };
 
-// The record for mounting `plan`, created now, with `scratch` as its scratch dir (or "").
+// The record for mounting `plan`, created now, with `scratch` as its scratch dir (or "") and
+// every planned bind as a submount.
 MountRecord make_record(const MountPlan& plan, const std::string& scratch);
 
 // The records and the problems met while reading them: one unreadable record never hides

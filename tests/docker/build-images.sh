@@ -13,6 +13,13 @@
 #   ovltest-multi@sha256:<OVLTEST_DIGEST>  a digest reference, written into repositories.json
 #                                         while the daemon is stopped (Docker cannot create one
 #                                         offline), then checked with `docker image inspect`
+#
+# and these containers (stopped):
+#   ovltest-changes   of ovltest-multi: adds, modifies, deletes and renames files and dirs,
+#                     recreates a dir (opaque), adds a FIFO and a symlink, changes modes
+#   ovltest-vols      of ovltest-base: named volume ovltest-vol at /vol, an anonymous volume
+#                     at /anon, a read-only bind of DIR/bind-src at /hostbind
+#   ovltest-created   of ovltest-multi: created, never started
 set -euo pipefail
 
 DOCKER=${DOCKER:-/usr/bin/docker}
@@ -154,6 +161,39 @@ if ! have ovltest-deep:latest; then
 fi
 n=$(d image inspect --format '{{len .RootFS.Layers}}' ovltest-deep:latest)
 [ "$n" = 100 ] || die "ovltest-deep:latest has $n layers, not 100"
+
+# --- containers ------------------------------------------------------------------------------
+have_container() { d container inspect "$1" >/dev/null 2>&1; }
+if ! have_container ovltest-changes; then
+    echo "build-images.sh: creating container ovltest-changes"
+    d run --network none --name ovltest-changes ovltest-multi:latest sh -c '
+        set -e
+        echo added >/added-file
+        mkdir -p /added-dir/sub && echo x >/added-dir/sub/x
+        echo modified >>/etc/ovltest-release
+        echo appended >>/data/file-then-dir/x
+        chmod 0600 /data/keep-link
+        touch -d "2001-02-03 04:05:06" /data/empty-from-copy
+        rm /data/hl-b
+        rm -rf "/data/sub dir"
+        mv /data/more /data/more-renamed
+        mv /etc/passwd /etc/passwd.renamed
+        rm -rf /d && mkdir /d && echo again >/d/again
+        echo new >/perm/sticky/new-in-sticky
+        mkfifo /new-fifo
+        ln -s /etc/group /new-link' >/dev/null
+fi
+if ! have_container ovltest-vols; then
+    echo "build-images.sh: creating container ovltest-vols"
+    sock=${DOCKER_HOST#unix://}
+    [ "$sock" != "$DOCKER_HOST" ] || die "DOCKER_HOST must be unix://DIR/sock to create ovltest-vols"
+    bind_src=$(dirname "$sock")/bind-src
+    mkdir -p "$bind_src"
+    echo from-host >"$bind_src/host-file"
+    d run --network none --name ovltest-vols -v ovltest-vol:/vol -v /anon -v "$bind_src:/hostbind:ro" \
+        ovltest-base:1 sh -c 'echo in-volume >/vol/data && mkdir /vol/sub && echo anon >/anon/a && echo rw >/rw-file' >/dev/null
+fi
+have_container ovltest-created || d create --name ovltest-created ovltest-multi:latest /bin/true >/dev/null
 
 # --- the digest reference --------------------------------------------------------------------
 digest_ref="ovltest-multi@$OVLTEST_DIGEST"

@@ -122,8 +122,32 @@ class FakeDockerStore {
       if (i) root.add_file(layer + "/parent", chain[i - 1]);
       root.add_dir("overlay2/" + cache_id + "/diff");
     }
+    if (!chain.empty()) top_chains_[id] = chain.back();
     return id;
   }
+
+  // Adds a stopped container of image `image_id` (64 hex) named `name` with its own layers
+  // and the given MountPoints JSON; returns its ID (64 hex).
+  std::string add_container(const std::string& name, const std::string& image_id,
+                            const std::string& mount_points = "{}") {
+    const std::string id = sha256_hex("container " + name);
+    const std::string mount_id = sha256_hex("mount " + name);
+    root.add_file("containers/" + id + "/config.v2.json",
+                  R"({"ID":")" + id + R"(","Name":"/)" + name + R"(","Image":"sha256:)" + image_id +
+                      R"(","Created":"2026-01-02T03:04:05Z","Driver":"overlay2","Config":{"Image":"app"},)"
+                      R"("State":{"Running":false,"StartedAt":"2026-01-02T03:04:06Z"},"MountPoints":)" +
+                      mount_points + "}");
+    const std::string layers = "image/overlay2/layerdb/mounts/" + id;
+    root.add_file(layers + "/mount-id", mount_id);
+    root.add_file(layers + "/init-id", mount_id + "-init");
+    root.add_file(layers + "/parent", top_chain_id(image_id));
+    root.add_dir("overlay2/" + mount_id + "/diff");
+    root.add_dir("overlay2/" + mount_id + "-init/diff");
+    return id;
+  }
+
+  // The top chainID of image `image_id` as add_image made it.
+  std::string top_chain_id(const std::string& image_id) const { return top_chains_.at(image_id); }
 
   // Writes repositories.json with `entries` as {familiar name: {key: "sha256:<id>"}}.
   void set_repositories(const std::map<std::string, std::map<std::string, std::string>>& entries) {
@@ -141,6 +165,9 @@ class FakeDockerStore {
     }
     root.add_file("image/overlay2/repositories.json", json + "}}");
   }
+
+ private:
+  std::map<std::string, std::string> top_chains_;
 };
 
 // The layer diff ID "sha256:" + sha256(`seed`).
@@ -161,6 +188,12 @@ class FakeMounter final : public Mounter {
   Result<void> unmount(const std::string& target, bool) override {
     if (fail_with) return *fail_with;
     unmounted.push_back(target);
+    return {};
+  }
+  std::vector<std::string> bound;
+  Result<void> bind(const MountPlan&, const BindPlan& bind, const RootDir&) override {
+    if (fail_with) return *fail_with;
+    bound.push_back(bind.target);
     return {};
   }
 };

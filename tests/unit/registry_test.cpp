@@ -31,8 +31,25 @@ struct TempDir {
 };
 
 MountRecord sample_record(const std::string& target) {
-  return {target, "app:v1", "sha256:" + std::string(64, 'b'), "/data", {"/data/overlay2/a/diff", "/data/overlay2/b/diff"},
-          "",     "",       "",                                "2026-01-01T00:00:00Z"};
+  MountRecord record;
+  record.target = target;
+  record.reference = "app:v1";
+  record.image_id = "sha256:" + std::string(64, 'b');
+  record.data_root = "/data";
+  record.lowerdir = {"/data/overlay2/a/diff", "/data/overlay2/b/diff"};
+  record.created = "2026-01-01T00:00:00Z";
+  return record;
+}
+
+MountArgs mount_args(const std::string& image, const std::string& target, const std::string& upper = "",
+                     const std::string& work = "", bool writable = false) {
+  MountArgs args;
+  args.image = image;
+  args.target = target;
+  args.upper = upper;
+  args.work = work;
+  args.writable = writable;
+  return args;
 }
 
 size_t file_count(const fs::path& dir) {
@@ -109,14 +126,15 @@ BOOST_AUTO_TEST_CASE(a_failed_mount_leaves_nothing_behind) {
   FakeMountTable table;
   std::ostringstream out;
   for (const bool writable : {false, true}) {
-    MountArgs args{"app", dir / "target", "", "", writable, false};
-    auto mounted = run_mount(fake.root, args, registry, mounter, table, out);
+    auto mounted = run_mount(fake.root, mount_args("app", dir / "target", "", "", writable), registry, mounter, table,
+                             out, out);
     BOOST_TEST((mounted.error().code == ExitCode::mount_failed));
     BOOST_TEST(registry.load()->records.empty());
     BOOST_TEST(registry.scratch_dirs()->empty());
   }
-  MountArgs user_dirs{"app", dir / "target", dir / "upper", dir / "work", false, false};
-  BOOST_TEST(!run_mount(fake.root, user_dirs, registry, mounter, table, out).has_value());
+  BOOST_TEST(!run_mount(fake.root, mount_args("app", dir / "target", dir / "upper", dir / "work"), registry, mounter,
+                        table, out, out)
+                  .has_value());
   BOOST_TEST(!fs::exists(dir / "upper"));
   BOOST_TEST(!fs::exists(dir / "work"));
 }
@@ -132,7 +150,7 @@ BOOST_AUTO_TEST_CASE(mount_records_then_umount_forgets) {
   std::ostringstream out, err;
   const std::string target = fs::canonical(dir.path / "target").string();
 
-  BOOST_TEST_REQUIRE(run_mount(fake.root, {"app", target, "", "", true, false}, registry, mounter, table, out).has_value());
+  BOOST_TEST_REQUIRE(run_mount(fake.root, mount_args("app", target, "", "", true), registry, mounter, table, out, err).has_value());
   BOOST_TEST_REQUIRE(mounter.mounted.size() == 1u);
   BOOST_TEST(!mounter.mounted[0].read_only());
   auto record = registry.find(target);
@@ -140,7 +158,7 @@ BOOST_AUTO_TEST_CASE(mount_records_then_umount_forgets) {
   BOOST_TEST(fs::is_directory((**record).scratch + "/upper"));
   table.add_ovlmount(target);
 
-  auto again = run_mount(fake.root, {"app", target, "", "", false, false}, registry, mounter, table, out);
+  auto again = run_mount(fake.root, mount_args("app", target), registry, mounter, table, out, err);
   BOOST_TEST(!again.has_value());
 
   BOOST_TEST(run_umount({target, false, false, false}, registry, mounter, table, out, err).has_value());

@@ -1,0 +1,27 @@
+// Why: an analyst first wants the inventory of a data root: which images and containers it
+// holds, and for a directory found on disk, who uses it. Listings must survive broken entries
+// (a seized store is rarely clean): each entry is checked on its own, a broken one is listed
+// with its problem, and the exit code says that something was wrong.
+#pragma once
+
+#include "ovlmount/error.hpp"
+#include "ovlmount/root_dir.hpp"
+
+#include <iosfwd>
+#include <string>
+
+namespace ovlmount {
+
+// `images`: every image of the store at `data_root` (ID, references, layer count, size,
+// created), sorted by ID, as a table or JSON on `out`; each broken image's problem also goes
+// to `err`. Fails with the first problem after listing everything.
+Result<void> run_images(const RootDir& data_root, bool json, std::ostream& out, std::ostream& err);
+
+// `containers`: every container (ID, name, image, state, created, mount-id), like run_images.
+Result<void> run_containers(const RootDir& data_root, bool json, std::ostream& out, std::ostream& err);
+
+// `owner`: the images and containers whose stacks use the layer directory `layer_dir`
+// (a cache-id, a mount-id, "<mount-id>-init" or an overlay2/l/ link name); not_found when none.
+Result<void> run_owner(const RootDir& data_root, const std::string& layer_dir, bool json, std::ostream& out);
+
+}  // namespace ovlmount

@@ -1,0 +1,18 @@
+// Why: when a mount or a verification surprises, the analyst needs to see every step of the
+// resolution (names, config digest, diff_ids, chainIDs, cache-ids, links, sizes, a
+// container's own layers and volumes) in one place, as a table to read or JSON to keep.
+#pragma once
+
+#include "ovlmount/error.hpp"
+#include "ovlmount/root_dir.hpp"
+
+#include <iosfwd>
+#include <string>
+
+namespace ovlmount {
+
+// `inspect`: the resolution walk of `reference` (a container first, then an image) under
+// `data_root`, layer by layer bottom first, as a table or (`json`) resolve's JSON extended.
+Result<void> run_inspect(const RootDir& data_root, const std::string& reference, bool json, std::ostream& out);
+
+}  // namespace ovlmount
