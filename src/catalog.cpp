@@ -36,9 +36,8 @@ json::value string_or_null(const std::string& text) {
   return text.empty() ? json::value(nullptr) : json::value(text);
 }
 
-// Reports `problem` on `err` and keeps the first one.
-void note_problem(const Error& problem, std::optional<Error>& first, std::ostream& err) {
-  err << problem.message() << "\n";
+// Keeps the first problem of a listing: main reports it once, the rows show every one.
+void note_problem(const Error& problem, std::optional<Error>& first) {
   if (!first) first = problem;
 }
 
@@ -73,7 +72,7 @@ Result<std::optional<std::string>> dir_of_link(const RootDir& root, const std::s
 
 }  // namespace
 
-Result<void> run_images(const RootDir& data_root, bool json, std::ostream& out, std::ostream& err) {
+Result<void> run_images(const RootDir& data_root, bool json, std::ostream& out) {
   auto store = DockerStore::open(data_root);
   if (!store) return store.error();
   auto ids = store->image_ids();
@@ -81,18 +80,23 @@ Result<void> run_images(const RootDir& data_root, bool json, std::ostream& out, 
   std::sort(ids->begin(), ids->end());
   auto references = store->references();
   if (!references) return references.error();
+  for (const auto& [id, names] : *references)
+    if (!std::binary_search(ids->begin(), ids->end(), id)) ids->insert(std::upper_bound(ids->begin(), ids->end(), id), id);
 
   std::optional<Error> first;
   json::array rows;
   for (const std::string& id : *ids) {
     std::vector<std::string> names;
     if (const auto found = references->find(id); found != references->end()) names = found->second;
-    auto stack = resolve_image(*store, id);
+    auto stored = store->has_image(id);
+    auto stack = !stored    ? Result<Stack>(stored.error())
+                 : *stored ? resolve_image(*store, id)
+                           : Result<Stack>(not_found("image sha256:" + id, "named in repositories.json, but its config is missing from the image store"));
     std::int64_t size = 0;
     if (stack)
       for (const Layer& layer : stack->layers) size += std::max<std::int64_t>(layer.size, 0);
     else
-      note_problem(stack.error(), first, err);
+      note_problem(stack.error(), first);
     if (json) {
       json::array refs;
       for (const auto& name : names) refs.emplace_back(name);
@@ -108,13 +112,13 @@ Result<void> run_images(const RootDir& data_root, bool json, std::ostream& out, 
     for (const auto& name : names) refs += (refs.empty() ? "" : ",") + escape(name);
     out << id.substr(0, 12) << "  " << (stack ? std::to_string(stack->layers.size()) : "-") << "  "
         << (stack ? human_size(size) : "-") << "  " << (stack && !stack->created.empty() ? escape(stack->created) : "-")
-        << "  " << (refs.empty() ? "<none>" : refs) << (stack ? "" : "  (broken: see above)") << "\n";
+        << "  " << (refs.empty() ? "<none>" : refs) << (stack ? "" : "  BROKEN: " + stack.error().message()) << "\n";
   }
   if (json) out << json::serialize(rows) << "\n";
   return first_or_ok(first);
 }
 
-Result<void> run_containers(const RootDir& data_root, bool json, std::ostream& out, std::ostream& err) {
+Result<void> run_containers(const RootDir& data_root, bool json, std::ostream& out) {
   auto store = DockerStore::open(data_root);
   if (!store) return store.error();
   auto ids = store->container_ids();
@@ -125,7 +129,7 @@ Result<void> run_containers(const RootDir& data_root, bool json, std::ostream& o
   for (const std::string& id : *ids) {
     auto container = store->container(id);
     Result<ContainerLayers> layers = container ? store->container_layers(id) : Result<ContainerLayers>(container.error());
-    if (!layers) note_problem(layers.error(), first, err);
+    if (!layers) note_problem(layers.error(), first);
     if (json) {
       json::object row{{"id", id}};
       if (container) {
@@ -147,7 +151,7 @@ Result<void> run_containers(const RootDir& data_root, bool json, std::ostream& o
           << container->state << "  " << escape(container->created);
     else
       out << "-  -  -  -";
-    out << (layers ? "" : "  (broken: see above)") << "\n";
+    out << (layers ? "" : "  BROKEN: " + layers.error().message()) << "\n";
   }
   if (json) out << json::serialize(rows) << "\n";
   return first_or_ok(first);

@@ -1,11 +1,19 @@
-// Why: the two hashes ovlmount trusts (image ID, chainID) are computed here with Crypto++.
+// Why: the two hashes ovlmount trusts (image ID, chainID) are computed here with Crypto++, and
+// tar-split's CRC64 with Boost.CRC (a table-driven crc_optimal, not a hand-written table).
 #include "ovlmount/digest.hpp"
+
+#include <boost/crc.hpp>
 
 #include <cryptopp/filters.h>
 #include <cryptopp/hex.h>
 #include <cryptopp/sha.h>
 
 namespace ovlmount {
+namespace {
+
+using Crc64IsoEngine = boost::crc_optimal<64, 0x1B, ~std::uint64_t{0}, ~std::uint64_t{0}, true, true>;
+
+}  // namespace
 
 std::string sha256_hex(std::string_view bytes) {
   CryptoPP::SHA256 hash;
@@ -38,6 +46,20 @@ std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids) {
       chain.push_back("sha256:" + sha256_hex(chain.back() + " " + diff_id));
   }
   return chain;
+}
+
+void Crc64Iso::update(std::string_view bytes) {
+  Crc64IsoEngine engine(remainder_);
+  engine.process_bytes(bytes.data(), bytes.size());
+  remainder_ = engine.get_interim_remainder();
+}
+
+std::uint64_t Crc64Iso::value() const { return Crc64IsoEngine(remainder_).checksum(); }
+
+std::uint64_t crc64_iso(std::string_view bytes) {
+  Crc64Iso crc;
+  crc.update(bytes);
+  return crc.value();
 }
 
 }  // namespace ovlmount

@@ -36,8 +36,8 @@ Result<void> dispatch_query(const Invocation& invocation, const RootDir& root) {
   const bool json = invocation.json;
   switch (invocation.command) {
     case Command::resolve: return run_resolve(root, invocation.image, json, std::cout);
-    case Command::images: return run_images(root, json, std::cout, std::cerr);
-    case Command::containers: return run_containers(root, json, std::cout, std::cerr);
+    case Command::images: return run_images(root, json, std::cout);
+    case Command::containers: return run_containers(root, json, std::cout);
     case Command::inspect: return run_inspect(root, invocation.image, json, std::cout);
     case Command::verify: return run_verify(root, invocation.image, json, invocation.quick, std::cout, std::cerr);
     case Command::diff: return run_diff(root, invocation.image, json, invocation.bodyfile, std::cout);

@@ -1,7 +1,8 @@
 // Why: `docker diff` is the first thing an analyst asks of a container, and it must be answered
-// from the store alone. Docker computes it (overlay2, native diff) by walking the container's
-// writable layer and checking each entry against the layers below; this reproduces that walk
-// exactly, and describes each change as a Sleuthkit body-file line for a timeline.
+// from the store alone. Docker's overlay2 driver computes it by mounting the container's rootfs
+// and its init layer's rootfs and comparing the two trees (the "naive diff"); this computes the
+// same answer from the diff dirs, by overlayfs' lookup rules, and describes each change as a
+// Sleuthkit body-file line for a timeline.
 #pragma once
 
 #include "ovlmount/error.hpp"
@@ -25,21 +26,36 @@ struct Change {
 };
 
 // The changes of the writable layer `writable_dir` over `lower_dirs` (top first; the init
-// layer first, then the image's layers), all relative to `root`, in Docker's order: Docker
-// 20.10's OverlayChanges. A whiteout (0/0 character device) is a D of its path; an opaque
-// dir is a D of its path and its content is walked on; any other entry is a C if some lower
-// layer has that path (a directory only when its size, mode or mtime differ from the first
-// lower that has it), else an A; the parent dir of an A or D is listed as C once, before it,
-// unless it was already listed. Lower entries are looked at with lstat (Docker stats through
-// symlinks on the host it runs on, which a copy cannot reproduce). Reads change no timestamp.
+// layer first, then the image's layers), all relative to `root`: what `docker diff` prints for
+// overlay2 (Docker 18.06 to 28 with the graphdriver store). Docker compares the merged tree of
+// writable + lowers ("new") with the merged tree of the lowers alone ("old"), both as overlayfs
+// shows them (0/0 character devices are whiteouts, trusted.overlay.opaque=y dirs hide what is
+// below them). A path in new only is an A, and so is everything below it; in old only a D, and
+// nothing below it is listed; in both a C when type and mode, uid, gid or device number
+// differ, or (non-directories only) mtime or size (the same second counts as equal when either
+// side has no nanoseconds), or security.capability differs. Content and symlink targets are
+// not compared. A dir not listed itself but with a change below it is listed as C just before
+// that change. So `rm -rf /d && mkdir /d && touch /d/x` gives C /d, A /d/x and a D for each
+// old entry of /d, and a file copied up without a change is not listed.
+// Order: depth first, names sorted bytewise, a dir before what is below it (Docker's own order
+// is random: Go map iteration). Only the writable layer's entries are walked; every other path
+// is the same lower inode in both trees. Reads change no timestamp (list, lstat, xattrs of
+// dirs and files; O_NOATIME). Any RootDir error, and dirs nested deeper than 4096 levels, fail
+// the walk.
 Result<std::vector<Change>> container_changes(const RootDir& root, const std::string& writable_dir,
                                               const std::vector<std::string>& lower_dirs);
 
-// The Sleuthkit body-file line (TSK 3: MD5|name|inode|mode|UID|GID|size|atime|mtime|ctime|crtime)
-// of `change`, from the entry's own inode in `writable_dir`: MD5 of a regular file's content
-// ("0" otherwise), the mode as a string ("r/rrw-r--r--"), times in seconds, crtime 0 when the
-// filesystem has none. A D's entry is its whiteout (or opaque dir), named "<path> (deleted)".
-// Reading changes no timestamp (O_NOATIME, no readlink).
+// The Sleuthkit body-file line (TSK 3: MD5|name|inode|mode|UID|GID|size|atime|mtime|ctime|crtime,
+// no newline) of `change`, from the entry's own inode at `writable_dir` + change.path: MD5 of a
+// regular file's content ("0" otherwise), the mode as fls prints it ("r/rrw-r--r--",
+// "d/drwxr-xr-x", "l/lrwxrwxrwx", "c/c---------", with s/S/t/T), times in whole seconds,
+// crtime 0 when the filesystem records none. The name is change.path, with '%', '|' and
+// control bytes written %XX (which mactime decodes back). A D is described by the writable
+// layer's record of the removal, named "<path> (deleted)": its whiteout, or, for an entry
+// removed with its dir (rm -rf + mkdir), the nearest opaque dir above it. Linux 5.8 and later
+// make every whiteout of one mount a hard link of one shared inode, so whiteouts share their
+// inode number and times. not_found when there is no such entry; usage error when change.path
+// is not "/<something>". Reading changes no timestamp (O_NOATIME, no readlink).
 Result<std::string> bodyfile_line(const RootDir& root, const std::string& writable_dir, const Change& change);
 
 }  // namespace ovlmount

@@ -18,8 +18,9 @@ namespace ovlmount {
 
 // One way a layer's diff dir differs from what its tar-split records.
 struct FileProblem {
-  std::string path;     // relative to the layer root, "etc/passwd"
-  std::string problem;  // "content differs (CRC64)", "size 12, tar-split says 10", "missing", "not in tar-split", ...
+  std::string path;     // relative to the layer root, "etc/passwd"; "" for the layer root itself
+  std::string problem;  // "content differs (CRC64)", "size 12, tar-split says 10", "missing",
+                        // "not in tar-split", "is a directory, tar-split lists a regular file", ...
 };
 
 // The outcome of rebuilding one layer's tar stream.
@@ -31,15 +32,30 @@ struct LayerVerification {
   std::vector<FileProblem> problems;
 };
 
-// Called now and then while a layer is read: bytes rebuilt so far and the expected total.
+// Called about every 8 MiB while a layer is read, and once at the end of each pass: bytes of
+// file content read so far and the expected total (the layer's recorded size, raised to `done`
+// when the content is larger; 0 when the store records no size). After a digest mismatch a
+// second pass reports again from 0, with the bytes it re-reads as the total.
 using VerifyProgress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 // Rebuilds the tar stream of `layer` (an image layer with a tar_split) from its tar-split and
-// the files of its diff dir, both read beneath `root` with O_NOATIME, in constant memory, and
-// compares the SHA-256 with layer.diff_id. Also lists every file of the diff dir that tar-split
-// does not list (an overlay whiteout stands for a ".wh." entry, an opaque dir for ".wh..wh..opq").
-// On a digest mismatch, names every file whose size or CRC64 differs and every file missing.
-// Fails (corrupt) only when the tar-split itself is missing or malformed.
+// the files of its diff dir, both read beneath `root` with O_NOATIME and without following
+// symlinks, and compares its SHA-256 with layer.diff_id. Each file tar-split lists with content
+// is read in 1 MiB reads; one that is missing, not a regular file, unreadable or of another
+// size is a problem, and the stream goes on with exactly the recorded number of bytes (zeros
+// past its end), so the result is the same on every run. Then the names are compared with the
+// diff dir (an overlay whiteout, a 0/0 character device "x", stands for the entry ".wh.x"; a
+// dir with trusted.overlay.opaque=y for "<dir>/.wh..wh..opq"; a dir on disk only because
+// listed entries lie below it is fine): each entry on disk tar-split does not list is "not in
+// tar-split", each listed one not on disk "missing", an entry whose type differs from its tar
+// header's, an empty regular file that has content, or a ".wh." entry that is no whiteout on
+// disk is a problem too. Only on a digest mismatch are the files read again, and each whose
+// CRC64 differs from tar-split's is "content differs (CRC64)". A mismatch with no problem means
+// the tar headers (not the contents) differ, or the diff_id does. When the diff dir itself is
+// missing, the result has the one problem with path "" and actual "" (the tar-split is still
+// read through). Problems are sorted by path. Memory grows with the number of entries (their
+// names), not with file sizes. Fails only when the tar-split cannot be read: not_found when
+// there is none (or layer.tar_split is ""), corrupt naming it when it is malformed.
 Result<LayerVerification> verify_layer(const RootDir& root, const Layer& layer, const VerifyProgress& progress);
 
 // Regular files and their total size below a layer dir (for layers no digest covers).
@@ -48,7 +64,9 @@ struct TreeSize {
   std::uint64_t bytes = 0;
 };
 
-// Counts the regular files below `dir` (relative to `root`) and adds up their sizes.
+// Counts the regular files below `dir` (relative to `root`) and adds up their sizes, without
+// following symlinks; a file with several hard links there counts once per name. Any RootDir
+// error fails it.
 Result<TreeSize> tree_size(const RootDir& root, const std::string& dir);
 
 }  // namespace ovlmount

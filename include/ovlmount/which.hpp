@@ -24,8 +24,17 @@ struct WhichAnswer {
   std::string detail;  // for hidden: "whiteout of /a/b", "opaque dir /a", "/a is not a directory"
 };
 
-// Looks `path` (absolute or relative; "." and ".." refused as usage errors) up through
-// `layer_dirs` (relative to `root`, top layer first) as overlayfs would, with lstat only.
+// Looks `path` up through `layer_dirs` (relative to `root`, top layer first) as overlayfs
+// would, with lstat and xattr reads only. Going down, in each layer: each proper prefix of
+// the path that is missing ends that layer's say; a whiteout (0/0 character device) or a
+// non-directory (a symlink included) hides the path ("whiteout of /a", "/a is not a
+// directory"); an opaque dir cuts the layers below off. Then the path itself: a whiteout
+// hides it ("whiteout of /a/b"), anything else (an opaque dir too) is provided by this layer;
+// if it is missing but an opaque prefix was met, it is hidden ("opaque dir /a", the one
+// nearest the root). Absent when no layer decides. `path` may be absolute or relative;
+// repeated and trailing slashes are ignored; "." and ".." components are usage errors; "/"
+// (or "") is provided by the top layer (absent when there is no layer). Errors of `root`
+// (a layer dir reached through a symlink, say) are returned as they are.
 Result<WhichAnswer> which_layer(const RootDir& root, const std::vector<std::string>& layer_dirs,
                                 std::string_view path);
 

@@ -5,6 +5,7 @@
 #include "itest.hpp"
 
 #include <sys/mount.h>
+#include <sys/stat.h>
 
 using namespace ovltest;
 
@@ -118,4 +119,105 @@ BOOST_AUTO_TEST_CASE(umount_of_an_unknown_target_is_not_found_and_changes_nothin
     OVLT_EXPECT_NO_DIFFS(diff_snapshots(root_before, snapshot(ev.root, true)), "the data root changed");
     OVLT_EXPECT_NO_DIFFS(diff_snapshots(state_before, snapshot(state, false)), "the state dir changed");
     OVLT_EXPECT_EXIT(ovl({"--state-dir", state.string(), "umount", target.string()}), 0);
+}
+
+// ---- the catalog and forensic commands --------------------------------------------------
+
+namespace {
+
+std::string layer_dir_of(const std::string& diff_path) { return fs::path(diff_path).parent_path().filename().string(); }
+
+// images, containers, inspect, verify (full), which and owner, each with --json and plain,
+// against the data root `root`; every one must exit 0.
+void run_catalog_commands(const std::string& root) {
+    const auto multi_dirs = docker_lowerdirs(kMulti);
+    const std::string base_layer = layer_dir_of(docker_lowerdirs(kBase).front());
+    const std::string mid = layer_dir_of(multi_dirs.at(multi_dirs.size() / 2));
+    const std::string link = trim(read_file(fs::path(data_root()) / "overlay2" / mid / "link"));
+    const std::string mount_id = layer_dir_of(docker_container_lowerdirs(kChanges).front());
+    const std::vector<std::vector<std::string>> commands{
+        {"images"},
+        {"containers"},
+        {"inspect", kMulti},
+        {"inspect", kChanges},
+        {"inspect", kVols},
+        {"verify", kMulti},
+        {"verify", kBase},
+        {"verify", kChanges},
+        {"verify", "--quick", kDeep},
+        {"which", kMulti, "/data/keep"},
+        {"which", kMulti, "/gone"},
+        {"which", kChanges, "/etc/hostname"},
+        {"which", kChanges, "/etc/passwd"},
+        {"owner", base_layer},
+        {"owner", link},
+        {"owner", mount_id},
+        {"owner", mount_id + "-init"},
+    };
+    for (bool json : {true, false})
+        for (const auto& c : commands) {
+            std::vector<std::string> args{"--data-root", root, c.front()};
+            if (json) args.push_back("--json");
+            args.insert(args.end(), c.begin() + 1, c.end());
+            OVLT_EXPECT_EXIT(ovl(args), 0);
+        }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(catalog_verify_which_owner_change_nothing) {
+    EvidenceCopy ev;
+    const std::string root = ev.root.string();
+    const Snapshot before = snapshot(ev.root, true);
+    run_catalog_commands(root);
+    // Also the full verify of the 100-layer image (reads every file of every layer), and the
+    // answers that are errors.
+    OVLT_EXPECT_EXIT(ovl({"--data-root", root, "verify", "--json", kDeep}), 0);
+    OVLT_EXPECT_EXIT(ovl({"--data-root", root, "which", kMulti, "/nonexistent"}), 3);
+    OVLT_EXPECT_EXIT(ovl({"--data-root", root, "owner", sha256_hex("no such layer")}), 3);
+    OVLT_EXPECT_NO_DIFFS(diff_snapshots(before, snapshot(ev.root, true)), "the data root changed");
+}
+
+BOOST_AUTO_TEST_CASE(everything_works_on_a_read_only_data_root) {
+    // A seized disk is mounted read-only: a read-only bind mount of a copy of the data root.
+    TempDir t("evro");
+    const fs::path copy = t / "copy";
+    const fs::path ro = t / "ro";
+    const fs::path state = t / "state";
+    copy_data_root(copy);
+    fs::create_directories(ro);
+    BOOST_TEST_REQUIRE(::mount(copy.c_str(), ro.c_str(), nullptr, MS_BIND, nullptr) == 0, std::strerror(errno));
+    BOOST_TEST_REQUIRE(::mount(nullptr, ro.c_str(), nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY, nullptr) == 0,
+                       std::strerror(errno));
+    auto m = mount_at(ro);
+    BOOST_TEST_REQUIRE((m.has_value() && m->has_option("ro")), "the bind mount is not read-only");
+    BOOST_TEST(::mkdir((ro / "ovltest-probe").c_str(), 0700) != 0, "self-check: the data root is writable");
+    const Snapshot before = snapshot(copy, false);
+
+    run_catalog_commands(ro.string());
+
+    // Mounts from it: an image read-only, a container read-only (and one with its volumes);
+    // every file read through them, then unmounted.
+    struct M {
+        std::vector<std::string> args;
+        fs::path target;
+    };
+    std::vector<M> mounts{{{"mount", kMulti}, t / "m-multi"},
+                          {{"mount", kBase}, t / "m-base"},
+                          {{"container", kChanges}, t / "c-changes"},
+                          {{"container", "--volumes", kVols}, t / "c-vols"}};
+    for (auto& mt : mounts) {
+        BOOST_TEST_CONTEXT(joined(mt.args, " ")) {
+            fs::create_directories(mt.target);
+            auto args = mt.args;
+            args.push_back(mt.target.string());
+            Result r = ovl(with_dirs(state, args, ro.string()));
+            OVLT_EXPECT_EXIT(r, 0);
+            if (r.code != 0) continue;
+            BOOST_TEST(read_every_file(mt.target) >= 4u);
+            OVLT_EXPECT_EXIT(ovl({"--state-dir", state.string(), "umount", mt.target.string()}), 0);
+            BOOST_TEST(mounts_below(mt.target).empty(), "still mounted after umount");
+        }
+    }
+    OVLT_EXPECT_NO_DIFFS(diff_snapshots(before, snapshot(copy, false)), "the data root copy changed");
 }

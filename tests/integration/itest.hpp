@@ -14,6 +14,10 @@ inline const std::string kBase = "ovltest-base:1";  // one layer
 inline const std::string kOne = "ovltest-one:latest";
 inline const std::string kMulti = "ovltest-multi:latest";
 inline const std::string kDeep = "ovltest-deep:latest";  // 100 layers
+// The stopped containers it creates.
+inline const std::string kChanges = "ovltest-changes";  // of ovltest-multi: every kind of change
+inline const std::string kVols = "ovltest-vols";        // of ovltest-base: volumes and a host bind
+inline const std::string kCreated = "ovltest-created";  // of ovltest-multi: never started
 
 inline const std::string& data_root() { return env().data_root; }
 

@@ -859,6 +859,71 @@ std::string digest_reference() {
     fail("no ovltest-multi@sha256:... reference in repositories.json (the docker_images fixture adds it)");
 }
 
+// ---- containers (Docker as the oracle) -------------------------------------------------
+
+boost::json::object docker_container_inspect(const std::string& name) {
+    auto v = parse_json(docker_ok({"container", "inspect", name}), "docker container inspect " + name);
+    if (!v.is_array() || v.as_array().size() != 1 || !v.as_array()[0].is_object())
+        fail("docker container inspect " + name + " did not print one object: " + boost::json::serialize(v).substr(0, 2000));
+    return v.as_array()[0].as_object();
+}
+
+std::vector<std::string> docker_container_lowerdirs(const std::string& name) {
+    auto v = parse_json(docker_ok({"container", "inspect", "--format", "{{json .GraphDriver.Data}}", name}),
+                        "GraphDriver.Data of container " + name);
+    const auto& o = v.as_object();
+    std::vector<std::string> out;
+    out.emplace_back(o.at("UpperDir").as_string().c_str());
+    if (auto* l = o.if_contains("LowerDir"); l != nullptr && l->is_string() && !l->as_string().empty())
+        for (auto& p : split(l->as_string().c_str(), ':')) out.push_back(p);
+    return out;
+}
+
+void docker_export_container(const std::string& name, const fs::path& dest) {
+    fs::path tarball = dest.string() + ".tar";
+    {
+        DataRootLock lock;
+        Result r = docker({"export", "-o", tarball.string(), name});
+        if (r.code != 0) fail("docker export failed: " + r.describe());
+    }
+    fs::create_directories(dest);
+    Result t = run({"tar", "-C", dest.string(), "--numeric-owner", "-xpf", tarball.string()});
+    fs::remove(tarball);
+    if (t.code != 0) fail("extracting the export of container " + name + " failed: " + t.describe());
+}
+
+std::vector<std::string> docker_diff_lines(const std::string& name) {
+    Result r;
+    {
+        DataRootLock lock;
+        r = docker({"diff", name});
+    }
+    if (r.code != 0) fail("docker diff failed: " + r.describe());
+    std::vector<std::string> out;
+    for (auto& l : split(r.out, '\n'))
+        if (!l.empty()) out.push_back(l);
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::vector<std::string> docker_container_names() {
+    Result r = docker({"ps", "-a", "--format", "{{.Names}}"});
+    if (r.code != 0) fail("docker ps -a failed: " + r.describe());
+    std::vector<std::string> out;
+    for (auto& l : split(r.out, '\n'))
+        if (!trim(l).empty()) out.push_back(trim(l));
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+std::string md5sum_hex(std::string_view data) {
+    RunOptions o;
+    o.input = std::string(data);
+    Result r = run({"md5sum"}, o);
+    if (r.code != 0 || r.out.size() < 32) fail("md5sum failed: " + r.describe());
+    return r.out.substr(0, 32);
+}
+
 // ---- ovlmount helpers ------------------------------------------------------------------
 
 boost::json::value parse_json(const std::string& text, const std::string& what) {
@@ -886,6 +951,126 @@ boost::json::array ovl_list(const fs::path& state_dir, const std::string& data_r
 bool one_error_line(const std::string& err) {
     return err.rfind("ovlmount: ", 0) == 0 && !err.empty() && err.back() == '\n' &&
            std::count(err.begin(), err.end(), '\n') == 1;
+}
+
+}  // namespace ovltest
+
+// ---- catalog / verify / which helpers --------------------------------------------------
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+namespace ovltest {
+
+namespace {
+std::vector<std::string> sorted_unique_lines(const std::string& text) {
+    std::set<std::string> s;
+    for (auto& l : split(text, '\n'))
+        if (!trim(l).empty()) s.insert(trim(l));
+    return {s.begin(), s.end()};
+}
+
+std::map<std::string, boost::json::object> inspect_many(const std::string& kind, const std::vector<std::string>& ids) {
+    std::map<std::string, boost::json::object> out;
+    const std::size_t chunk = 200;
+    for (std::size_t i = 0; i < ids.size(); i += chunk) {
+        std::vector<std::string> args{kind, "inspect"};
+        args.insert(args.end(), ids.begin() + static_cast<std::ptrdiff_t>(i),
+                    ids.begin() + static_cast<std::ptrdiff_t>(std::min(ids.size(), i + chunk)));
+        auto v = parse_json(docker_ok(args), "docker " + kind + " inspect");
+        for (auto& o : v.as_array()) out[std::string(o.as_object().at("Id").as_string())] = o.as_object();
+    }
+    return out;
+}
+}  // namespace
+
+std::vector<std::string> docker_all_image_ids() {
+    return sorted_unique_lines(docker_ok({"images", "-a", "-q", "--no-trunc"}));
+}
+
+std::vector<std::string> docker_all_container_ids() {
+    return sorted_unique_lines(docker_ok({"ps", "-a", "-q", "--no-trunc"}));
+}
+
+std::map<std::string, boost::json::object> docker_inspect_images(const std::vector<std::string>& ids) {
+    return inspect_many("image", ids);
+}
+
+std::map<std::string, boost::json::object> docker_inspect_containers(const std::vector<std::string>& ids) {
+    return inspect_many("container", ids);
+}
+
+std::vector<std::string> graph_dirs(const boost::json::object& inspect) {
+    const auto& data = inspect.at("GraphDriver").as_object().at("Data").as_object();
+    std::vector<std::string> out;
+    out.emplace_back(data.at("UpperDir").as_string().c_str());
+    if (auto* l = data.if_contains("LowerDir"); l != nullptr && l->is_string() && !l->as_string().empty())
+        for (auto& p : split(l->as_string().c_str(), ':')) out.push_back(p);
+    return out;
+}
+
+std::string layer_dir_name(const std::string& diff_path) { return fs::path(diff_path).parent_path().filename().string(); }
+
+fs::path layerdb_dir_of_cache(const fs::path& root, const std::string& cache_id) {
+    for (const auto& e : fs::directory_iterator(root / "image/overlay2/layerdb/sha256")) {
+        std::error_code ec;
+        if (fs::is_regular_file(e.path() / "cache-id", ec) && trim(read_file(e.path() / "cache-id")) == cache_id)
+            return e.path();
+    }
+    fail("no layerdb entry with cache-id " + cache_id + " in " + root.string());
+}
+
+std::int64_t rfc3339_ns(const std::string& s) {
+    int Y, M, D, h, m, sec;
+    char T = 0;
+    int used = 0;
+    if (std::sscanf(s.c_str(), "%4d-%2d-%2d%c%2d:%2d:%2d%n", &Y, &M, &D, &T, &h, &m, &sec, &used) != 7 ||
+        (T != 'T' && T != 't' && T != ' '))
+        fail("not an RFC 3339 time: '" + s + "'");
+    std::size_t p = static_cast<std::size_t>(used);
+    std::int64_t frac = 0;
+    if (p < s.size() && s[p] == '.') {
+        ++p;
+        int digits = 0;
+        while (p < s.size() && std::isdigit(static_cast<unsigned char>(s[p]))) {
+            if (digits < 9) {
+                frac = frac * 10 + (s[p] - '0');
+                ++digits;
+            }
+            ++p;
+        }
+        if (digits == 0) fail("not an RFC 3339 time: '" + s + "'");
+        for (; digits < 9; ++digits) frac *= 10;
+    }
+    std::int64_t offset = 0;
+    if (p < s.size() && (s[p] == 'Z' || s[p] == 'z')) {
+        ++p;
+    } else if (p + 6 == s.size() && (s[p] == '+' || s[p] == '-') && s[p + 3] == ':') {
+        int oh = std::stoi(s.substr(p + 1, 2)), om = std::stoi(s.substr(p + 4, 2));
+        offset = (s[p] == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+        p += 6;
+    } else {
+        fail("not an RFC 3339 time (no zone): '" + s + "'");
+    }
+    if (p != s.size()) fail("not an RFC 3339 time (trailing text): '" + s + "'");
+    struct tm tmv {};
+    tmv.tm_year = Y - 1900;
+    tmv.tm_mon = M - 1;
+    tmv.tm_mday = D;
+    tmv.tm_hour = h;
+    tmv.tm_min = m;
+    tmv.tm_sec = sec;
+    std::int64_t t = static_cast<std::int64_t>(::timegm(&tmv)) - offset;
+    return t * 1000000000 + frac;
+}
+
+std::int64_t json_int(const boost::json::value& v) {
+    if (v.is_int64()) return v.as_int64();
+    if (v.is_uint64()) return static_cast<std::int64_t>(v.as_uint64());
+    if (v.is_double() && v.as_double() == static_cast<double>(static_cast<std::int64_t>(v.as_double())))
+        return static_cast<std::int64_t>(v.as_double());
+    fail("not an integer: " + boost::json::serialize(v));
 }
 
 }  // namespace ovltest

@@ -216,6 +216,23 @@ std::vector<std::string> imagedb_ids(const fs::path& data_root);
 // The digest reference the fixture added ("ovltest-multi@sha256:...").
 std::string digest_reference();
 
+// ---- containers (Docker as the oracle) -------------------------------------------------
+
+// `docker container inspect NAME`: the one object of its array.
+boost::json::object docker_container_inspect(const std::string& name);
+// A container's GraphDriver.Data: UpperDir (its writable layer), then LowerDir split on ':'
+// (the init layer, then the image's layers, top first).
+std::vector<std::string> docker_container_lowerdirs(const std::string& name);
+// `docker export` of an existing container (no create, no rm) under DataRootLock; extracts into
+// `dest` (created) with tar --numeric-owner -xpf.
+void docker_export_container(const std::string& name, const fs::path& dest);
+// `docker diff NAME` under DataRootLock: its lines ("A /path"), sorted bytewise.
+std::vector<std::string> docker_diff_lines(const std::string& name);
+// Names of every container `docker ps -a` lists.
+std::vector<std::string> docker_container_names();
+// MD5 of `data` as md5sum(1) computes it (fed on stdin), lowercase hex.
+std::string md5sum_hex(std::string_view data);
+
 // ---- ovlmount helpers ------------------------------------------------------------------
 
 boost::json::value parse_json(const std::string& text, const std::string& what);
@@ -226,5 +243,31 @@ boost::json::array ovl_list(const fs::path& state_dir, const std::string& data_r
 
 // True if `err` is exactly one line starting "ovlmount: ".
 bool one_error_line(const std::string& err);
+
+}  // namespace ovltest
+
+// ---- catalog / verify / which helpers (Docker's answers about every image and container) ----
+
+namespace ovltest {
+
+// Every image ID `docker images -a` lists ("sha256:<hex>", sorted, unique).
+std::vector<std::string> docker_all_image_ids();
+// Every container ID `docker ps -a` lists (64 hex, sorted).
+std::vector<std::string> docker_all_container_ids();
+// `docker image inspect` / `docker container inspect` of many objects at once: ID -> object
+// (image IDs as "sha256:<hex>", container IDs as 64 hex).
+std::map<std::string, boost::json::object> docker_inspect_images(const std::vector<std::string>& ids);
+std::map<std::string, boost::json::object> docker_inspect_containers(const std::vector<std::string>& ids);
+// The GraphDriver dirs of one inspect object: UpperDir, then LowerDir's entries (top first).
+std::vector<std::string> graph_dirs(const boost::json::object& inspect);
+// "<data-root>/overlay2/<dir>/diff" -> "<dir>".
+std::string layer_dir_name(const std::string& diff_path);
+// The layerdb/sha256/<chain> dir of `root` whose cache-id is `cache_id`.
+fs::path layerdb_dir_of_cache(const fs::path& root, const std::string& cache_id);
+// An RFC 3339 time ("2026-11-28T16:01:59.7669Z", "...+01:00") as nanoseconds since the epoch;
+// throws if it is not one.
+std::int64_t rfc3339_ns(const std::string& s);
+// A JSON number (integer or integral double) as int64; throws otherwise.
+std::int64_t json_int(const boost::json::value& v);
 
 }  // namespace ovltest

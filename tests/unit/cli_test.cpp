@@ -56,6 +56,24 @@ BOOST_AUTO_TEST_CASE(every_documented_form_parses) {
   BOOST_TEST((parse({"cleanup"})->command == Command::cleanup));
   BOOST_TEST((parse({"--help"})->command == Command::help));
   BOOST_TEST((parse({"--version"})->command == Command::version));
+
+  auto container = parse({"container", "--volumes", "--host-binds", "--writable", "web", "/mnt/web"});
+  BOOST_TEST_REQUIRE(container.has_value());
+  BOOST_TEST((container->mount.kind == SourceKind::container));
+  BOOST_TEST((container->mount.volumes && container->mount.host_binds && container->mount.writable));
+  BOOST_TEST(container->mount.image == "web");
+  auto all = parse({"container", "--all", "/mnt/all"});
+  BOOST_TEST_REQUIRE(all.has_value());
+  BOOST_TEST((all->mount.all && all->mount.target == "/mnt/all"));
+  BOOST_TEST((parse({"images", "--json"})->command == Command::images));
+  BOOST_TEST((parse({"containers"})->command == Command::containers));
+  BOOST_TEST(parse({"inspect", "--json", "web"})->image == "web");
+  BOOST_TEST(parse({"verify", "--quick", "web"})->quick);
+  BOOST_TEST(parse({"diff", "--bodyfile", "web"})->bodyfile);
+  auto which = parse({"which", "web", "/etc/passwd"});
+  BOOST_TEST_REQUIRE(which.has_value());
+  BOOST_TEST((which->image == "web" && which->path == "/etc/passwd"));
+  BOOST_TEST(parse({"owner", "--json", std::string(64, 'a').c_str()})->json);
 }
 
 BOOST_AUTO_TEST_CASE(mistakes_are_usage_errors) {
@@ -72,6 +90,14 @@ BOOST_AUTO_TEST_CASE(mistakes_are_usage_errors) {
   BOOST_TEST(is_usage_error(parse({"--data-root"})));
   BOOST_TEST(is_usage_error(parse({"mount", "--upper", "/u", "a", "/m"})));
   BOOST_TEST(is_usage_error(parse({"mount", "--writable", "--upper", "/u", "--work", "/w", "a", "/m"})));
+  BOOST_TEST(is_usage_error(parse({"mount", "--volumes", "a", "/m"})));
+  BOOST_TEST(is_usage_error(parse({"container", "--host-binds", "a", "/m"})));
+  BOOST_TEST(is_usage_error(parse({"container", "--all", "a", "/m"})));
+  BOOST_TEST(is_usage_error(parse({"images", "x"})));
+  BOOST_TEST(is_usage_error(parse({"diff", "--json", "--bodyfile", "c"})));
+  BOOST_TEST(is_usage_error(parse({"verify", "--bodyfile", "c"})));
+  BOOST_TEST(is_usage_error(parse({"which", "c"})));
+  BOOST_TEST(is_usage_error(parse({"list", "--quick"})));
 }
 
 BOOST_AUTO_TEST_CASE(help_documents_every_exit_code) {
