@@ -4,6 +4,7 @@
 
 #include "ovlmount/digest.hpp"
 #include "ovlmount/docker_store.hpp"
+#include "ovlmount/json_output.hpp"
 #include "ovlmount/resolver.hpp"
 
 #include <boost/json.hpp>
@@ -32,10 +33,6 @@ std::string human_size(std::int64_t bytes) {
   return text;
 }
 
-json::value string_or_null(const std::string& text) {
-  return text.empty() ? json::value(nullptr) : json::value(text);
-}
-
 // Keeps the first problem of a listing: main reports it once, the rows show every one.
 void note_problem(const Error& problem, std::optional<Error>& first) {
   if (!first) first = problem;
@@ -49,25 +46,6 @@ Result<void> first_or_ok(const std::optional<Error>& first) {
 bool is_link_name(std::string_view name) {
   return name.size() == 26 &&
          std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'); });
-}
-
-bool is_layer_dir_name(std::string_view name) {
-  return is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init");
-}
-
-// The overlay2 directory whose link file holds `link`, if any.
-Result<std::optional<std::string>> dir_of_link(const RootDir& root, const std::string& link) {
-  auto names = root.list_dir("overlay2");
-  if (!names) return names.error();
-  for (const std::string& name : *names) {
-    if (!is_layer_dir_name(name)) continue;
-    const std::string file = "overlay2/" + name + "/link";
-    auto kind = root.kind(file);
-    if (!kind || *kind != EntryKind::regular) continue;
-    auto text = root.read_file(file, 256);
-    if (text && text->substr(0, text->find_last_not_of(" \n") + 1) == link) return std::optional<std::string>(name);
-  }
-  return std::optional<std::string>();
 }
 
 }  // namespace
@@ -162,11 +140,11 @@ Result<void> run_owner(const RootDir& data_root, const std::string& layer_dir, b
   if (!store) return store.error();
   std::string dir = layer_dir;
   if (is_link_name(layer_dir)) {
-    auto found = dir_of_link(data_root, layer_dir);
+    auto found = store->dir_of_link(layer_dir);
     if (!found) return found.error();
     if (!*found) return not_found(layer_dir, "no overlay2 layer directory has this link name");
     dir = **found;
-  } else if (!is_layer_dir_name(layer_dir)) {
+  } else if (!DockerStore::is_layer_dir_name(layer_dir)) {
     return usage_error(layer_dir, "not a layer directory name (64 hex, <64 hex>-init, or a 26-character link name)");
   }
 

@@ -9,6 +9,8 @@
 // with '|', '%' or a newline survives the round trip instead of breaking the line.
 #include "ovlmount/changes.hpp"
 
+#include "ovlmount/overlay_marks.hpp"
+
 #define CRYPTOPP_ENABLE_NAMESPACE_WEAK 1
 #include <cryptopp/md5.h>
 
@@ -30,23 +32,12 @@ namespace {
 
 constexpr size_t max_walk_depth = 4096;
 constexpr size_t read_chunk_size = 64 * 1024;
-const std::string opaque_xattr = "trusted.overlay.opaque";
 const std::string capability_xattr = "security.capability";
 
 // `dir` + `container_path` ("/a/b", or "" for the root) as a path relative to the data root.
 std::string beneath(const std::string& dir, const std::string& container_path) {
   if (dir.empty()) return container_path.empty() ? std::string() : container_path.substr(1);
   return dir + container_path;
-}
-
-bool is_whiteout(const FileStat& st) {
-  return S_ISCHR(st.mode) && major(st.rdev) == 0 && minor(st.rdev) == 0;
-}
-
-Result<bool> is_opaque_dir(const RootDir& root, const std::string& relative) {
-  auto value = root.xattr(relative, opaque_xattr);
-  if (!value) return value.error();
-  return *value && **value == "y";
 }
 
 // Go's sameFsTimeSpec: equal, or the same second where one side has no nanoseconds.

@@ -282,6 +282,28 @@ Result<Layer> DockerStore::layer_dir(std::string cache_id, LayerRole role, const
   return layer;
 }
 
+bool DockerStore::is_layer_dir_name(std::string_view name) {
+  return is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init");
+}
+
+std::string DockerStore::link_name(const std::string& dir_name) const {
+  const std::string file = "overlay2/" + dir_name + "/link";
+  auto kind = root_.kind(file);
+  if (!kind || *kind != EntryKind::regular) return {};
+  auto text = read_id_file(file);
+  return text ? *text : std::string();
+}
+
+Result<std::optional<std::string>> DockerStore::dir_of_link(const std::string& link) const {
+  auto names = root_.list_dir("overlay2");
+  if (!names) return names.error();
+  std::sort(names->begin(), names->end());
+  for (const std::string& name : *names)
+    if (is_layer_dir_name(name) && link_name(name) == link)
+      return std::optional<std::string>(name);
+  return std::optional<std::string>();
+}
+
 Result<std::vector<std::string>> DockerStore::container_ids() const {
   auto names = root_.list_dir(containers_dir);
   if (!names) {

@@ -4,6 +4,7 @@
 
 #include "ovlmount/commands.hpp"
 #include "ovlmount/docker_store.hpp"
+#include "ovlmount/json_output.hpp"
 #include "ovlmount/layer_verify.hpp"
 
 #include <boost/json.hpp>
@@ -11,26 +12,8 @@
 #include <ostream>
 
 namespace ovlmount {
-namespace {
 
 namespace json = boost::json;
-
-json::value string_or_null(const std::string& text) {
-  return text.empty() ? json::value(nullptr) : json::value(text);
-}
-
-// The overlay2/l/ name of the layer directory holding `layer`, or "" when it has none.
-std::string link_name(const RootDir& root, const Layer& layer) {
-  const std::string file = "overlay2/" + layer.cache_id + "/link";
-  auto kind = root.kind(file);
-  if (!kind || *kind != EntryKind::regular) return {};
-  auto text = root.read_file(file, 256);
-  if (!text) return {};
-  const size_t end = text->find_last_not_of(" \t\r\n");
-  return end == std::string::npos ? std::string() : text->substr(0, end + 1);
-}
-
-}  // namespace
 
 Result<void> run_inspect(const RootDir& data_root, const std::string& reference, bool json, std::ostream& out) {
   auto store = DockerStore::open(data_root);
@@ -44,7 +27,7 @@ Result<void> run_inspect(const RootDir& data_root, const std::string& reference,
     names = found->second;
 
   std::vector<std::string> links;
-  for (const Layer& layer : stack->layers) links.push_back(link_name(data_root, layer));
+  for (const Layer& layer : stack->layers) links.push_back(store->link_name(layer.cache_id));
   std::optional<TreeSize> writable_size;
   if (stack->container) {
     auto size = tree_size(data_root, stack->layers.back().dir);

@@ -1,11 +1,13 @@
 // Why: see layer_verify.hpp. The digest pass is the proof; everything else only names what
 // differs. A file that cannot be read as tar-split describes it (missing, wrong size, not a
-// regular file) is recorded and replaced in the stream by exactly the recorded number of bytes
-// (zeros past its end, nothing past the recorded size), so one bad file never stops the check
-// and the rebuilt stream is the same on every run. CRC64s are computed only after a mismatch:
+// regular file) is recorded and contributes only the bytes it has, up to the recorded size (a
+// crafted tar-split claiming a terabyte for a missing file costs nothing), so one bad file
+// never stops the check and the rebuilt stream is the same on every run. CRC64s are computed only after a mismatch:
 // the common, untouched layer is read once. Names are compared as sorted vectors, so a layer
 // of 100k files costs two sorts, not a tree of nodes.
 #include "ovlmount/layer_verify.hpp"
+
+#include "ovlmount/overlay_marks.hpp"
 
 #include "ovlmount/digest.hpp"
 #include "ovlmount/tar_split.hpp"
@@ -30,7 +32,6 @@ constexpr std::size_t read_buffer_size = std::size_t{1} << 20;
 constexpr std::uint64_t progress_step = std::uint64_t{8} << 20;
 constexpr std::string_view whiteout_prefix = ".wh.";
 constexpr std::string_view opaque_marker = ".wh..wh..opq";
-constexpr const char* opaque_xattr = "trusted.overlay.opaque";
 
 // One tar entry tar-split lists.
 struct ListedEntry {
@@ -63,10 +64,6 @@ std::string child_path(const std::string& dir, std::string_view name) {
 std::string_view base_name(std::string_view path) {
   const std::size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-bool is_whiteout_device(const FileStat& st) {
-  return S_ISCHR(st.mode) && major(st.rdev) == 0 && minor(st.rdev) == 0;
 }
 
 std::string mode_kind(mode_t mode) {
@@ -122,16 +119,12 @@ class FileReader {
  public:
   explicit FileReader(const RootDir& root) : root_(root), buffer_(read_buffer_size) {}
 
-  // Feeds the first `size` bytes of the regular file at `relative` to `consume`, then zeros
-  // for whatever the file lacks; the problem when it is shorter, not a regular file or
-  // unreadable. A longer file is left to the walk, which sees every size anyway.
+  // Feeds at most the first `size` bytes of the regular file at `relative` to `consume`; the
+  // problem when it is shorter, not a regular file or unreadable. A longer file is left to the walk, which sees every size anyway.
   template <class Consume>
   std::optional<std::string> read(const std::string& relative, std::uint64_t size, Consume&& consume) {
     auto fd = root_.open_file(relative);
-    if (!fd) {
-      feed_zeros(size, consume);
-      return unopenable_problem(root_, relative, fd.error(), size);
-    }
+    if (!fd) return unopenable_problem(root_, relative, fd.error(), size);
     if (size > buffer_.size()) ::posix_fadvise(fd->get(), 0, 0, POSIX_FADV_SEQUENTIAL);
     std::uint64_t remaining = size;
     int read_errno = 0;
@@ -144,27 +137,14 @@ class FileReader {
       consume(std::string_view(buffer_.data(), static_cast<std::size_t>(n)));
       remaining -= static_cast<std::uint64_t>(n);
     }
-    feed_zeros(remaining, consume);
     if (read_errno != 0) return "cannot read: " + errno_text(read_errno);
     if (remaining > 0) return size_problem(size - remaining, size);
     return std::nullopt;
   }
 
  private:
-  template <class Consume>
-  void feed_zeros(std::uint64_t count, Consume& consume) {
-    if (count == 0) return;
-    if (zeros_.empty()) zeros_.assign(read_buffer_size, '\0');
-    while (count > 0) {
-      const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(count, zeros_.size()));
-      consume(std::string_view(zeros_.data(), chunk));
-      count -= chunk;
-    }
-  }
-
   const RootDir& root_;
   std::vector<char> buffer_;
-  std::string zeros_;
 };
 
 // Calls `progress` about every progress_step bytes, and once at the end.
@@ -206,10 +186,10 @@ std::vector<DiskEntry> walk_diff_dir(const RootDir& root, const std::string& dif
                                      std::vector<FileProblem>& problems) {
   std::vector<DiskEntry> entries;
   const auto add_opaque_marker = [&](const std::string& dir) {
-    auto opaque = root.xattr(beneath(diff_dir, dir), opaque_xattr);
+    auto opaque = is_opaque_dir(root, beneath(diff_dir, dir));
     if (!opaque)
       problems.push_back({dir, "cannot read xattrs: " + opaque.error().problem});
-    else if (*opaque && **opaque == "y")
+    else if (*opaque)
       entries.push_back({child_path(dir, opaque_marker), 0, 0, true});
   };
   add_opaque_marker("");
@@ -230,7 +210,7 @@ std::vector<DiskEntry> walk_diff_dir(const RootDir& root, const std::string& dif
         continue;
       }
       if (!*st) continue;
-      if (is_whiteout_device(**st)) {
+      if (is_whiteout(**st)) {
         entries.push_back({child_path(dir, std::string(whiteout_prefix) + name), (*st)->mode, 0, true});
         continue;
       }

@@ -3,6 +3,7 @@
 
 #include "ovlmount/changes.hpp"
 #include "ovlmount/commands.hpp"
+#include "ovlmount/json_output.hpp"
 #include "ovlmount/which.hpp"
 
 #include <boost/json.hpp>
@@ -20,10 +21,6 @@ std::vector<std::string> top_first_dirs(const Stack& stack) {
   std::vector<std::string> dirs;
   for (auto layer = stack.layers.rbegin(); layer != stack.layers.rend(); ++layer) dirs.push_back(layer->dir);
   return dirs;
-}
-
-json::value string_or_null(const std::string& text) {
-  return text.empty() ? json::value(nullptr) : json::value(text);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "ovlmount/registry.hpp"
 
 #include "ovlmount/digest.hpp"
+#include "ovlmount/json_output.hpp"
 
 #include <boost/json.hpp>
 
@@ -86,11 +87,6 @@ Result<void> write_file_atomically(const std::string& path, const std::string& c
     return failure(path, "cannot rename into place: " + errno_text(errnum));
   }
   return {};
-}
-
-json::value string_or_null(const std::string& text) {
-  if (text.empty()) return nullptr;
-  return json::string(text);
 }
 
 // The string member `key` of `object`; "" for null when `nullable`.

@@ -4,6 +4,7 @@
 #include "ovlmount/verify.hpp"
 
 #include "ovlmount/docker_store.hpp"
+#include "ovlmount/json_output.hpp"
 #include "ovlmount/layer_verify.hpp"
 #include "ovlmount/resolver.hpp"
 
@@ -68,10 +69,6 @@ LayerReport check_layer(const RootDir& root, const Layer& layer, size_t index, s
   report.files = result->entries;
   report.problems = std::move(result->problems);
   return report;
-}
-
-json::value string_or_null(const std::string& text) {
-  return text.empty() ? json::value(nullptr) : json::value(text);
 }
 
 void print_json(const std::string& reference, const Stack* stack, const std::optional<Error>& metadata_problem,

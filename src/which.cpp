@@ -5,6 +5,8 @@
 // read, so a symlink in a layer is an answer ("not a directory"), never followed.
 #include "ovlmount/which.hpp"
 
+#include "ovlmount/overlay_marks.hpp"
+
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -20,10 +22,6 @@ struct LayerAnswer {
   LayerVerdict verdict = LayerVerdict::nothing;
   std::string detail;
 };
-
-bool is_whiteout(const FileStat& st) {
-  return S_ISCHR(st.mode) && major(st.rdev) == 0 && minor(st.rdev) == 0;
-}
 
 std::string beneath(const std::string& layer_dir, const std::string& relative) {
   if (layer_dir.empty()) return relative;
@@ -63,9 +61,9 @@ Result<LayerAnswer> examine_layer(const RootDir& root, const std::string& layer_
     if (depth + 1 == components.size()) return LayerAnswer{LayerVerdict::provides, ""};
     if (!S_ISDIR((*st)->mode)) return LayerAnswer{LayerVerdict::hides, shown + " is not a directory"};
     if (!opaque_prefix) {
-      auto opaque = root.xattr(beneath(layer_dir, relative), "trusted.overlay.opaque");
+      auto opaque = is_opaque_dir(root, beneath(layer_dir, relative));
       if (!opaque) return opaque.error();
-      if (*opaque && **opaque == "y") opaque_prefix = shown;
+      if (*opaque) opaque_prefix = shown;
     }
   }
   if (opaque_prefix) return LayerAnswer{LayerVerdict::cuts_off, "opaque dir " + *opaque_prefix};

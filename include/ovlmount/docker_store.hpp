@@ -29,6 +29,16 @@ class DockerStore final : public ImageStore {
   Result<Container> container(const std::string& id) const override;
   Result<ContainerLayers> container_layers(const std::string& id) const override;
 
+  // Whether `name` has the form of a layer directory name: a cache-id or mount-id (64 hex) or
+  // "<mount-id>-init".
+  static bool is_layer_dir_name(std::string_view name);
+
+  // The overlay2/l/ name of layer directory `dir_name` (its `link` file), or "" when it has none.
+  std::string link_name(const std::string& dir_name) const;
+
+  // The layer directory whose link name is `link`, or nullopt when none has it.
+  Result<std::optional<std::string>> dir_of_link(const std::string& link) const;
+
  private:
   explicit DockerStore(const RootDir& root) : root_(root) {}
   Result<std::string> read_id_file(const std::string& relative) const;

@@ -340,7 +340,7 @@ BOOST_AUTO_TEST_CASE(appended_and_truncated_files_are_size_problems) {
   fs::resize_file(layer.diff() / "data/big", 1000);
   const auto verification = layer.verify();
   BOOST_TEST(!verification.ok);
-  BOOST_TEST(verification.bytes == layer.tar().size());
+  BOOST_TEST(verification.bytes == layer.tar().size() - (big_content().size() - 1000));
   BOOST_TEST((problems_of(verification) ==
               Problems{{"data/big", "size 1000, tar-split says " + std::to_string(big_content().size())},
                        {"etc/passwd", "size 51, tar-split says 30"}}));
