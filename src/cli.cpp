@@ -46,6 +46,9 @@ po::options_description all_options() {
   po::options_description options;
   options.add_options()
       ("data-root", po::value<std::string>()->value_name("DIR"), "")
+      ("storage-root", po::value<std::string>()->value_name("DIR"), "")
+      ("host-root", po::value<std::string>()->value_name("DIR"), "")
+      ("store", po::value<std::string>()->value_name("KIND"), "")
       ("state-dir", po::value<std::string>()->value_name("DIR"), "")
       ("help,h", "")
       ("version", "")
@@ -121,7 +124,16 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     if (values.count(option) && !commands.contains(invocation.command))
       return usage_error("--" + option, "not an option of " + command_name(invocation.command));
 
-  if (values.count("data-root")) invocation.data_root = values["data-root"].as<std::string>();
+  if (values.count("data-root")) invocation.stores.data_root = values["data-root"].as<std::string>();
+  if (values.count("storage-root")) invocation.stores.storage_root = values["storage-root"].as<std::string>();
+  if (values.count("host-root")) invocation.stores.host_root = values["host-root"].as<std::string>();
+  if (values.count("store")) {
+    invocation.stores.only = values["store"].as<std::string>();
+    if (invocation.stores.only != "docker" && invocation.stores.only != "containers-storage")
+      return usage_error("--store", "\"" + invocation.stores.only + "\" is not a store kind (docker, containers-storage)");
+  }
+  if ((!invocation.stores.data_root.empty() || !invocation.stores.storage_root.empty()) && values.count("host-root"))
+    return usage_error("--host-root", "not used with --data-root or --storage-root (which name the stores themselves)");
   invocation.state_dir =
       absolute_state_dir(values.count("state-dir") ? values["state-dir"].as<std::string>() : default_state_dir);
   invocation.json = values.count("json") > 0;
@@ -263,8 +275,14 @@ Commands:
   cleanup     forget records whose mount is gone; remove scratch dirs no record owns
 
 Options:
-  --data-root DIR  Docker data root (default: "data-root" in /etc/docker/daemon.json,
-                   else /var/lib/docker)
+  --host-root DIR  the root of the system whose stores are read (default /): its
+                   etc/docker/daemon.json (data-root, default /var/lib/docker) and
+                   etc/containers/storage.conf (graphroot, default /var/lib/containers/storage)
+                   name the stores; every store found there is searched
+  --data-root DIR  a Docker data root: search only the stores given with --data-root and
+                   --storage-root
+  --storage-root DIR  a containers-storage graph root (podman, CRI-O, buildah)
+  --store KIND     search only stores of KIND: docker or containers-storage
   --state-dir DIR  where mount records and scratch dirs are kept (default /run/ovlmount)
   --upper DIR      mount, container: writable, changes go to DIR (created if missing; with --work)
   --work DIR       mount, container: overlay work dir, empty, on the same filesystem as --upper

@@ -1,7 +1,6 @@
 // Why: see commands.hpp.
 #include "ovlmount/commands.hpp"
 
-#include "ovlmount/docker_store.hpp"
 #include "ovlmount/mount_plan.hpp"
 #include "ovlmount/resolver.hpp"
 
@@ -161,17 +160,6 @@ json::object resolve_json(const Stack& image, const std::string& data_root) {
           {"lowerdir", std::move(lowerdir)}};
 }
 
-Result<Stack> resolve_in(const RootDir& data_root, std::string_view reference, Lookup lookup) {
-  auto store = DockerStore::open(data_root);
-  if (!store) return store.error();
-  switch (lookup) {
-    case Lookup::image: return resolve_image(*store, reference);
-    case Lookup::container: return resolve_container(*store, reference);
-    case Lookup::any: return resolve_any(*store, reference);
-  }
-  return resolve_any(*store, reference);
-}
-
 namespace {
 
 bool is_mount_point(const std::vector<MountEntry>& mounts, const std::string& path) {
@@ -213,8 +201,12 @@ std::vector<BindPlan> plan_binds(const Stack& stack, const MountPlan& plan, cons
   return binds;
 }
 
-Result<void> mount_one(const RootDir& data_root, const MountArgs& args, const Registry& registry, Mounter& mounter,
+Result<void> mount_one(const Stores& stores, const MountArgs& args, const Registry& registry, Mounter& mounter,
                        const MountTable& table, std::ostream& out, std::ostream& err) {
+  auto resolved = stores.resolve(args.image, args.kind == SourceKind::container ? Lookup::container : Lookup::image);
+  if (!resolved) return resolved.error();
+  const RootDir& data_root = *resolved->store->root;
+  const Stack* image = &resolved->stack;
   if (const std::string state_dir = absolute_path(registry.dir());
       is_within(state_dir, data_root.path()) || is_within(data_root.path(), state_dir))
     return usage_error(registry.dir(), "state dir overlaps the data root " + data_root.path() + " (it is never written)");
@@ -222,10 +214,6 @@ Result<void> mount_one(const RootDir& data_root, const MountArgs& args, const Re
   if (!target) return target.error();
   if (is_within(*target, data_root.path()) || is_within(data_root.path(), *target))
     return usage_error(*target, "mount target overlaps the data root " + data_root.path());
-  auto image = resolve_in(data_root, args.image,
-                          args.kind == SourceKind::container ? Lookup::container : Lookup::image);
-  if (!image) return image.error();
-
   MountRequest request;
   request.target = *target;
   if (args.dry_run) {
@@ -314,31 +302,31 @@ Result<void> mount_one(const RootDir& data_root, const MountArgs& args, const Re
   return {};
 }
 
-Result<void> mount_every_container(const RootDir& data_root, const MountArgs& args, const Registry& registry,
+Result<void> mount_every_container(const Stores& stores, const MountArgs& args, const Registry& registry,
                                    Mounter& mounter, const MountTable& table, std::ostream& out, std::ostream& err) {
   auto dir = canonical_dir(args.target, "directory for the container mounts");
   if (!dir) return dir.error();
-  auto store = DockerStore::open(data_root);
-  if (!store) return store.error();
-  auto ids = store->container_ids();
-  if (!ids) return ids.error();
   std::optional<Error> first_failure;
-  for (const std::string& id : *ids) {
-    auto container = store->container(id);
-    Result<void> mounted = container ? Result<void>() : Result<void>(container.error());
-    if (mounted) {
-      MountArgs one = args;
-      one.all = false;
-      one.image = id;
-      one.target = *dir + "/" + container->name;
-      Rollback rollback;
-      mounted = make_dir(one.target, 0755, rollback);
-      if (mounted) mounted = mount_one(data_root, one, registry, mounter, table, out, err);
-      if (mounted || args.dry_run) rollback.disarm();
-    }
-    if (!mounted) {
-      err << mounted.error().message() << "\n";
-      if (!first_failure) first_failure = mounted.error();
+  for (const StoreEntry& entry : stores.entries()) {
+    auto ids = entry.store->container_ids();
+    if (!ids) return ids.error();
+    for (const std::string& id : *ids) {
+      auto container = entry.store->container(id);
+      Result<void> mounted = container ? Result<void>() : Result<void>(container.error());
+      if (mounted) {
+        MountArgs one = args;
+        one.all = false;
+        one.image = id;
+        one.target = *dir + "/" + container->name;
+        Rollback rollback;
+        mounted = make_dir(one.target, 0755, rollback);
+        if (mounted) mounted = mount_one(stores, one, registry, mounter, table, out, err);
+        if (mounted || args.dry_run) rollback.disarm();
+      }
+      if (!mounted) {
+        err << mounted.error().message() << "\n";
+        if (!first_failure) first_failure = mounted.error();
+      }
     }
   }
   if (first_failure) return *first_failure;
@@ -386,22 +374,24 @@ Result<LockedState> lock_and_load(const Registry& registry, const MountTable& ta
 
 }  // namespace
 
-Result<void> run_resolve(const RootDir& data_root, const std::string& image, bool json, std::ostream& out) {
-  auto resolved = resolve_in(data_root, image, Lookup::image);
-  if (!resolved) return resolved.error();
+Result<void> run_resolve(const Stores& stores, const std::string& image, bool json, std::ostream& out) {
+  auto found = stores.resolve(image, Lookup::image);
+  if (!found) return found.error();
+  const std::string& data_root = found->store->root->path();
+  const Stack* resolved = &found->stack;
   if (json) {
-    out << json::serialize(resolve_json(*resolved, data_root.path())) << "\n";
+    out << json::serialize(resolve_json(*resolved, data_root)) << "\n";
     return {};
   }
   MountRequest request;
-  print_plan(plan_mount(*resolved, data_root.path(), request), *resolved, out);
+  print_plan(plan_mount(*resolved, data_root, request), *resolved, out);
   return {};
 }
 
-Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Registry& registry,
-                       Mounter& mounter, const MountTable& table, std::ostream& out, std::ostream& err) {
-  if (args.all) return mount_every_container(data_root, args, registry, mounter, table, out, err);
-  return mount_one(data_root, args, registry, mounter, table, out, err);
+Result<void> run_mount(const Stores& stores, const MountArgs& args, const Registry& registry, Mounter& mounter,
+                       const MountTable& table, std::ostream& out, std::ostream& err) {
+  if (args.all) return mount_every_container(stores, args, registry, mounter, table, out, err);
+  return mount_one(stores, args, registry, mounter, table, out, err);
 }
 
 Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounter& mounter,

@@ -63,6 +63,10 @@ bool member_true(const json::object& object, std::string_view key) {
 }
 
 // Docker's names for containers and volumes: [a-zA-Z0-9][a-zA-Z0-9_.-]+.
+bool is_layer_dir_name(std::string_view name) {
+  return is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init");
+}
+
 bool is_docker_name(std::string_view name) {
   if (name.size() < 2 || name.size() > 255 || !std::isalnum(static_cast<unsigned char>(name.front()))) return false;
   return std::all_of(name.begin(), name.end(), [](char c) {
@@ -223,6 +227,18 @@ Result<std::string> DockerStore::read_id_file(const std::string& relative) const
   return std::string(trim(*text));
 }
 
+Result<std::vector<Layer>> DockerStore::image_layers(const std::string&, const ImageConfig& config) const {
+  const auto chain = chain_ids(config.diff_ids);
+  std::vector<Layer> layers;
+  layers.reserve(chain.size());
+  for (size_t i = 0; i < chain.size(); ++i) {
+    auto found = layer(chain[i], config.diff_ids[i], i ? chain[i - 1] : std::string());
+    if (!found) return found.error();
+    layers.push_back(std::move(*found));
+  }
+  return layers;
+}
+
 Result<Layer> DockerStore::layer(const std::string& chain_id, const std::string& diff_id,
                                  const std::string& parent_chain_id) const {
   const std::string object = "layer " + chain_id;
@@ -280,10 +296,6 @@ Result<Layer> DockerStore::layer_dir(std::string cache_id, LayerRole role, const
   if (*content_kind != EntryKind::directory)
     return not_found(object, "layer directory " + root_.absolute(layer.dir) + " is missing");
   return layer;
-}
-
-bool DockerStore::is_layer_dir_name(std::string_view name) {
-  return is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init");
 }
 
 std::string DockerStore::link_name(const std::string& dir_name) const {

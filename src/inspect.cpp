@@ -3,7 +3,6 @@
 #include "ovlmount/inspect.hpp"
 
 #include "ovlmount/commands.hpp"
-#include "ovlmount/docker_store.hpp"
 #include "ovlmount/json_output.hpp"
 #include "ovlmount/layer_verify.hpp"
 
@@ -15,16 +14,28 @@ namespace ovlmount {
 
 namespace json = boost::json;
 
-Result<void> run_inspect(const RootDir& data_root, const std::string& reference, bool json, std::ostream& out) {
-  auto store = DockerStore::open(data_root);
-  if (!store) return store.error();
-  auto stack = resolve_any(*store, reference);
-  if (!stack) return stack.error();
+namespace {
+
+// The directory name of `stack`'s init layer, or null when it has none.
+json::value init_id(const Stack& stack) {
+  for (const Layer& layer : stack.layers)
+    if (layer.role == LayerRole::init) return json::value(layer.cache_id);
+  return nullptr;
+}
+
+}  // namespace
+
+Result<void> run_inspect(const Stores& stores, const std::string& reference, bool json, std::ostream& out) {
+  auto found = stores.resolve(reference, Lookup::any);
+  if (!found) return found.error();
+  const RootDir& data_root = *found->store->root;
+  const ImageStore* store = found->store->store.get();
+  const Stack* stack = &found->stack;
   auto all_references = store->references();
   if (!all_references) return all_references.error();
   std::vector<std::string> names;
-  if (const auto found = all_references->find(stack->image_id.substr(7)); found != all_references->end())
-    names = found->second;
+  if (const auto refs = all_references->find(stack->image_id.substr(7)); refs != all_references->end())
+    names = refs->second;
 
   std::vector<std::string> links;
   for (const Layer& layer : stack->layers) links.push_back(store->link_name(layer.cache_id));
@@ -38,6 +49,7 @@ Result<void> run_inspect(const RootDir& data_root, const std::string& reference,
   if (json) {
     json::object document = resolve_json(*stack, data_root.path());
     document["kind"] = stack->is_container() ? "container" : "image";
+    document["store"] = found->store->label;
     json::array refs;
     for (const auto& name : names) refs.emplace_back(name);
     document["references"] = std::move(refs);
@@ -70,7 +82,7 @@ Result<void> run_inspect(const RootDir& data_root, const std::string& reference,
                                            {"state", container->state},
                                            {"created", container->created},
                                            {"mount_id", writable.cache_id},
-                                           {"init_id", stack->layers[stack->layers.size() - 2].cache_id},
+                                           {"init_id", init_id(*stack)},
                                            {"writable_files", writable_size->files},
                                            {"writable_bytes", writable_size->bytes},
                                            {"volumes", std::move(volumes)}};
@@ -84,7 +96,8 @@ Result<void> run_inspect(const RootDir& data_root, const std::string& reference,
         << "name:       " << escape(container->name) << "\n"
         << "state:      " << container->state << "\n"
         << "created:    " << escape(container->created) << "\n";
-  out << "image:      " << stack->image_id << "\n";
+  out << "store:      " << found->store->label << "\n"
+      << "image:      " << stack->image_id << "\n";
   std::string refs;
   for (const auto& name : names) refs += (refs.empty() ? "" : ", ") + escape(name);
   out << "references: " << (refs.empty() ? "<none>" : refs) << "\n"

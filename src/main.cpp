@@ -3,7 +3,6 @@
 #include "ovlmount/catalog.hpp"
 #include "ovlmount/cli.hpp"
 #include "ovlmount/commands.hpp"
-#include "ovlmount/config.hpp"
 #include "ovlmount/inspect.hpp"
 #include "ovlmount/queries.hpp"
 #include "ovlmount/verify.hpp"
@@ -21,18 +20,8 @@ Result<void> require_root(const char* command) {
   return failure(command, "must be run as root (it mounts filesystems)");
 }
 
-Result<BeneathRoot> open_data_root(const Invocation& invocation) {
-  std::string path = invocation.data_root;
-  if (path.empty()) {
-    auto configured = default_data_root();
-    if (!configured) return configured.error();
-    path = *configured;
-  }
-  return BeneathRoot::open(path);
-}
-
-// The commands that only read the data root.
-Result<void> dispatch_query(const Invocation& invocation, const RootDir& root) {
+// The commands that only read the stores.
+Result<void> dispatch_query(const Invocation& invocation, const Stores& root) {
   const bool json = invocation.json;
   switch (invocation.command) {
     case Command::resolve: return run_resolve(root, invocation.image, json, std::cout);
@@ -63,9 +52,9 @@ Result<void> dispatch(const Invocation& invocation) {
       if (!invocation.mount.dry_run)
         if (auto root_user = require_root(invocation.command == Command::mount ? "mount" : "container"); !root_user)
           return root_user.error();
-      auto root = open_data_root(invocation);
-      if (!root) return root.error();
-      return run_mount(*root, invocation.mount, registry, mounter, table, std::cout, std::cerr);
+      auto stores = find_stores(invocation.stores);
+      if (!stores) return stores.error();
+      return run_mount(*stores, invocation.mount, registry, mounter, table, std::cout, std::cerr);
     }
     case Command::resolve:
     case Command::images:
@@ -75,9 +64,9 @@ Result<void> dispatch(const Invocation& invocation) {
     case Command::diff:
     case Command::which:
     case Command::owner: {
-      auto root = open_data_root(invocation);
-      if (!root) return root.error();
-      return dispatch_query(invocation, *root);
+      auto stores = find_stores(invocation.stores);
+      if (!stores) return stores.error();
+      return dispatch_query(invocation, *stores);
     }
     case Command::list:
       return run_list(invocation.json, registry, table, std::cout, std::cerr);

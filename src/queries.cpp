@@ -2,7 +2,7 @@
 #include "ovlmount/queries.hpp"
 
 #include "ovlmount/changes.hpp"
-#include "ovlmount/commands.hpp"
+#include "ovlmount/stores.hpp"
 #include "ovlmount/json_output.hpp"
 #include "ovlmount/which.hpp"
 
@@ -25,10 +25,12 @@ std::vector<std::string> top_first_dirs(const Stack& stack) {
 
 }  // namespace
 
-Result<void> run_diff(const RootDir& data_root, const std::string& container, bool json, bool bodyfile,
+Result<void> run_diff(const Stores& stores, const std::string& container, bool json, bool bodyfile,
                       std::ostream& out) {
-  auto stack = resolve_in(data_root, container, Lookup::container);
-  if (!stack) return stack.error();
+  auto found = stores.resolve(container, Lookup::container);
+  if (!found) return found.error();
+  const RootDir& data_root = *found->store->root;
+  const Stack* stack = &found->stack;
   std::vector<std::string> dirs = top_first_dirs(*stack);
   const std::string writable = dirs.front();
   dirs.erase(dirs.begin());
@@ -55,10 +57,12 @@ Result<void> run_diff(const RootDir& data_root, const std::string& container, bo
   return {};
 }
 
-Result<void> run_which(const RootDir& data_root, const std::string& reference, const std::string& path, bool json,
+Result<void> run_which(const Stores& stores, const std::string& reference, const std::string& path, bool json,
                        std::ostream& out) {
-  auto stack = resolve_in(data_root, reference, Lookup::any);
-  if (!stack) return stack.error();
+  auto found = stores.resolve(reference, Lookup::any);
+  if (!found) return found.error();
+  const RootDir& data_root = *found->store->root;
+  const Stack* stack = &found->stack;
   auto answer = which_layer(data_root, top_first_dirs(*stack), path);
   if (!answer) return answer.error();
   const char* status = answer->presence == Presence::provided ? "provided"

@@ -70,13 +70,12 @@ Result<Stack> image_stack(const ImageStore& store, std::string_view reference, c
   if (diff_ids.size() > max_layers)
     return corrupt(stack.image_id, "image has " + std::to_string(diff_ids.size()) +
                                        " layers; overlayfs stacks at most " + std::to_string(max_layers));
-  const auto chain = chain_ids(diff_ids);
-  stack.layers.reserve(chain.size() + 2);
-  for (size_t i = 0; i < chain.size(); ++i) {
-    auto layer = store.layer(chain[i], diff_ids[i], i ? chain[i - 1] : std::string());
-    if (!layer) return layer.error();
-    stack.layers.push_back(std::move(*layer));
-  }
+  auto layers = store.image_layers(id, *config);
+  if (!layers) return layers.error();
+  if (layers->size() > max_layers)
+    return corrupt(stack.image_id, "image has " + std::to_string(layers->size()) +
+                                       " layers; overlayfs stacks at most " + std::to_string(max_layers));
+  stack.layers = std::move(*layers);
   return stack;
 }
 
@@ -132,11 +131,12 @@ Result<Stack> resolve_container(const ImageStore& store, std::string_view refere
   if (stack->layers.back().chain_id != own->parent_chain_id)
     return corrupt("container " + *id, "its layer sits on " + own->parent_chain_id +
                                            ", not on the top layer of its image " + stack->layers.back().chain_id);
-  if (stack->layers.size() + 2 > max_layers)
-    return corrupt("container " + *id, "has " + std::to_string(stack->layers.size() + 2) +
-                                           " layers; overlayfs stacks at most " + std::to_string(max_layers));
+  const size_t total = stack->layers.size() + (own->init ? 2 : 1);
+  if (total > max_layers)
+    return corrupt("container " + *id, "has " + std::to_string(total) + " layers; overlayfs stacks at most " +
+                                           std::to_string(max_layers));
   stack->kind = SourceKind::container;
-  stack->layers.push_back(std::move(own->init));
+  if (own->init) stack->layers.push_back(std::move(*own->init));
   stack->layers.push_back(std::move(own->writable));
   stack->container = std::move(*container);
   return stack;

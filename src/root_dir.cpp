@@ -130,6 +130,54 @@ Result<UniqueFd> BeneathRoot::open_dir(std::string_view relative) const {
   return open_beneath(relative, O_PATH | O_DIRECTORY);
 }
 
+namespace {
+
+Result<UniqueFd> open_in_root(int root_fd, std::string_view path, __u64 flags) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  const std::string relative = path.empty() ? std::string(".") : std::string(path);
+  const long fd = ::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how);
+  if (fd < 0) return open_error(std::string(path), errno);
+  return UniqueFd(static_cast<int>(fd));
+}
+
+}  // namespace
+
+Result<BeneathRoot> BeneathRoot::open_system_dir(std::string_view path) const {
+  auto fd = open_in_root(fd_.get(), path, O_PATH | O_DIRECTORY);
+  if (!fd) {
+    if (fd.error().code == ExitCode::not_found) return not_found(absolute(path), "does not exist");
+    return fd.error();
+  }
+  char resolved[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd->get());
+  const ssize_t n = ::readlink(link.c_str(), resolved, sizeof resolved - 1);
+  if (n <= 0) return failure(absolute(path), errno_text(errno));
+  return BeneathRoot(std::string(resolved, static_cast<size_t>(n)), std::move(*fd));
+}
+
+Result<std::optional<std::string>> BeneathRoot::read_system_file(std::string_view path, size_t max_size) const {
+  auto fd = open_in_root(fd_.get(), path, O_RDONLY | O_NOATIME | O_NONBLOCK);
+  if (!fd && fd.error().code == ExitCode::not_found) return std::optional<std::string>();
+  if (!fd) fd = open_in_root(fd_.get(), path, O_RDONLY | O_NONBLOCK);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(path), errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return corrupt(absolute(path), "not a regular file");
+  std::string content;
+  char buffer[8192];
+  while (true) {
+    const ssize_t n = ::read(fd->get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failure(absolute(path), errno_text(errno));
+    if (n == 0) return std::optional<std::string>(std::move(content));
+    content.append(buffer, static_cast<size_t>(n));
+    if (content.size() > max_size)
+      return corrupt(absolute(path), "file is larger than " + std::to_string(max_size) + " bytes");
+  }
+}
+
 Result<std::optional<FileStat>> BeneathRoot::stat(std::string_view relative) const {
   auto fd = open_beneath(relative, O_PATH | O_NOFOLLOW);
   if (!fd) {

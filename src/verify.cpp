@@ -3,10 +3,10 @@
 // rather than an error; level 2 rebuilds every image layer's tar stream.
 #include "ovlmount/verify.hpp"
 
-#include "ovlmount/docker_store.hpp"
 #include "ovlmount/json_output.hpp"
 #include "ovlmount/layer_verify.hpp"
 #include "ovlmount/resolver.hpp"
+#include "ovlmount/stores.hpp"
 
 #include <boost/json.hpp>
 
@@ -122,11 +122,11 @@ void print_text(const std::optional<Error>& metadata_problem, const std::vector<
 
 }  // namespace
 
-Result<void> run_verify(const RootDir& data_root, const std::string& reference, bool json, bool quick,
+Result<void> run_verify(const Stores& stores, const std::string& reference, bool json, bool quick,
                         std::ostream& out, std::ostream& err) {
-  auto store = DockerStore::open(data_root);
-  if (!store) return store.error();
-  auto stack = resolve_any(*store, reference);
+  auto found = stores.resolve(reference, Lookup::any);
+  const RootDir* data_root = found ? found->store->root : nullptr;
+  Result<Stack> stack = found ? Result<Stack>(std::move(found->stack)) : Result<Stack>(found.error());
   if (!stack) {
     if (stack.error().code != ExitCode::corrupt) return stack.error();
     if (json) print_json(reference, nullptr, stack.error(), {}, false, quick, out);
@@ -137,7 +137,7 @@ Result<void> run_verify(const RootDir& data_root, const std::string& reference, 
   std::vector<LayerReport> reports;
   bool ok = true;
   for (size_t i = 0; i < stack->layers.size(); ++i) {
-    reports.push_back(check_layer(data_root, stack->layers[i], i + 1, stack->layers.size(), quick, err));
+    reports.push_back(check_layer(*data_root, stack->layers[i], i + 1, stack->layers.size(), quick, err));
     if (reports.back().status == "failed") ok = false;
   }
   if (json) print_json(reference, &*stack, std::nullopt, reports, ok, quick, out);

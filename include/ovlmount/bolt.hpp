@@ -31,19 +31,20 @@ inline constexpr int bolt_consistent_attempts = 5;
 inline constexpr int bolt_max_depth = 64;
 
 // A bucket of one committed transaction: where its tree starts. Only meaningful to the
-// BoltFile that returned it, and only until that file's next reload().
+// BoltFile that returned it, and only until that file's next reload(); using it after a reload
+// that moved the txid is a failure, not a read of the wrong tree.
 struct BoltBucket {
-  std::uint64_t txid = 0;        // the transaction it was read from
-  std::uint64_t root_page = 0;   // its root page; 0 when the bucket is inline
-  std::string inline_page;       // an inline bucket's page image (leaf elements only)
+  std::uint64_t txid = 0;       // the transaction it was read from
+  std::uint64_t root_page = 0;  // its root page; 0 when the bucket is inline
+  std::string inline_page;      // an inline bucket's page image (leaf elements only)
 };
 
 // One element of a bucket, as for_each() hands it over: either a plain value or a sub-bucket.
 // The views point into a page buffer and are valid only during the callback.
 struct BoltItem {
   std::string_view key;
-  std::string_view value;             // the raw value; empty for a sub-bucket
-  std::optional<BoltBucket> bucket;   // set when the element is a sub-bucket
+  std::string_view value;            // the raw value; empty for a sub-bucket
+  std::optional<BoltBucket> bucket;  // set when the element is a sub-bucket
 };
 
 // A read-only bbolt file, read through a descriptor without locks.
@@ -85,6 +86,8 @@ class BoltFile {
 
   // Calls `visit` for each element of `bucket` in key order; stops at and returns the first
   // error `visit` returns. corrupt on a damaged page, element or tree, or keys out of order.
+  // Each call checks its own bucket's tree; a caller that descends into sub-buckets of
+  // unknown depth must bound that depth itself (a damaged sub-bucket may point back up).
   Result<void> for_each(const BoltBucket& bucket, const std::function<Result<void>(const BoltItem&)>& visit) const;
 
   // The transaction the walks see, and the file's page size (from the meta).
@@ -144,10 +147,10 @@ std::optional<std::int64_t> decode_varint(std::string_view bytes);
 
 // A Go time.Time as time.MarshalBinary wrote it (containerd's createdat/updatedat).
 struct GoTime {
-  std::int64_t unix_seconds = 0;     // seconds since 1970-01-01 00:00:00 UTC
-  std::int32_t nanoseconds = 0;      // 0 to 999999999
-  std::int16_t offset_minutes = 0;   // the zone's offset east of UTC; 0 for UTC
-  bool utc = false;                  // the time was in UTC (Go's offset -1 marker)
+  std::int64_t unix_seconds = 0;    // seconds since 1970-01-01 00:00:00 UTC
+  std::int32_t nanoseconds = 0;     // 0 to 999999999
+  std::int16_t offset_minutes = 0;  // the zone's offset east of UTC; 0 for UTC
+  bool utc = false;                 // the time was in UTC (Go's offset -1 marker)
 };
 
 // Decodes the 15 bytes of a version-1 time.MarshalBinary: version byte 1, seconds since year 1

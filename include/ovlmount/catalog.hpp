@@ -5,24 +5,24 @@
 #pragma once
 
 #include "ovlmount/error.hpp"
-#include "ovlmount/root_dir.hpp"
+#include "ovlmount/stores.hpp"
 
 #include <iosfwd>
 #include <string>
 
 namespace ovlmount {
 
-// `images`: every image of the store at `data_root` (ID, references, layer count, size,
+// `images`: every image of `stores` (ID, references, layer count, size,
 // created), sorted by ID, as a table or JSON on `out`, each broken image (an ID that a name
 // points at but whose config is gone included) with its problem. Fails with the first
 // problem after listing everything.
-Result<void> run_images(const RootDir& data_root, bool json, std::ostream& out);
+Result<void> run_images(const Stores& stores, bool json, std::ostream& out);
 
 // `containers`: every container (ID, name, image, state, created, mount-id), like run_images.
-Result<void> run_containers(const RootDir& data_root, bool json, std::ostream& out);
+Result<void> run_containers(const Stores& stores, bool json, std::ostream& out);
 
 // `owner`: the images and containers whose stacks use the layer directory `layer_dir`
 // (a cache-id, a mount-id, "<mount-id>-init" or an overlay2/l/ link name); not_found when none.
-Result<void> run_owner(const RootDir& data_root, const std::string& layer_dir, bool json, std::ostream& out);
+Result<void> run_owner(const Stores& stores, const std::string& layer_dir, bool json, std::ostream& out);
 
 }  // namespace ovlmount

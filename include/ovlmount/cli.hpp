@@ -4,6 +4,7 @@
 
 #include "ovlmount/commands.hpp"
 #include "ovlmount/error.hpp"
+#include "ovlmount/stores.hpp"
 
 #include <string>
 
@@ -17,7 +18,7 @@ enum class Command {
 // A parsed command line.
 struct Invocation {
   Command command = Command::help;
-  std::string data_root;  // empty: the default (daemon.json's data-root, else /var/lib/docker)
+  StoreOptions stores;    // where images and containers are looked for
   std::string state_dir;  // absolute
   bool json = false;      // resolve, images, containers, inspect, verify, diff, which, owner, list
   std::string image;      // resolve, inspect, verify, diff, which: the reference; owner: the layer dir

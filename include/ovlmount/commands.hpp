@@ -11,6 +11,7 @@
 #include "ovlmount/registry.hpp"
 #include "ovlmount/resolver.hpp"
 #include "ovlmount/root_dir.hpp"
+#include "ovlmount/stores.hpp"
 
 #include <boost/json/object.hpp>
 
@@ -42,24 +43,18 @@ struct UmountArgs {
   bool lazy = false;   // detach now, finish when no longer busy
 };
 
-// Which kinds of object a reference may name.
-enum class Lookup { image, container, any };
-
-// Opens the store at `data_root` and resolves `reference` in it as `lookup` allows.
-Result<Stack> resolve_in(const RootDir& data_root, std::string_view reference, Lookup lookup);
-
 // resolve's JSON object for `stack`: image_id, reference, data_root, layers (bottom first),
 // lowerdir (top first).
 boost::json::object resolve_json(const Stack& stack, const std::string& data_root);
 
 // `resolve`: prints the layer stack of `image` (JSON when `json`) to `out`.
-Result<void> run_resolve(const RootDir& data_root, const std::string& image, bool json, std::ostream& out);
+Result<void> run_resolve(const Stores& stores, const std::string& image, bool json, std::ostream& out);
 
-// `mount` and `container`: resolves `args.image` under `data_root`, records and performs the
+// `mount` and `container`: resolves `args.image` in `stores`, records and performs the
 // mount (and the volume binds it asks for; a bind that cannot be made is reported on `err` and
 // skipped); on any other failure leaves no mount, no record and no dir it created. With
 // `args.all`, mounts every container at `args.target`/<name>, reporting and skipping failures.
-Result<void> run_mount(const RootDir& data_root, const MountArgs& args, const Registry& registry,
+Result<void> run_mount(const Stores& stores, const MountArgs& args, const Registry& registry,
                        Mounter& mounter, const MountTable& table, std::ostream& out, std::ostream& err);
 
 // `umount`: unmounts recorded targets (or any, with force) and forgets them, removing

@@ -23,26 +23,23 @@ class DockerStore final : public ImageStore {
   Result<std::vector<std::string>> image_ids() const override;
   Result<bool> has_image(const std::string& id) const override;
   Result<ImageConfig> image_config(const std::string& id) const override;
-  Result<Layer> layer(const std::string& chain_id, const std::string& diff_id,
-                      const std::string& parent_chain_id) const override;
+  Result<std::vector<Layer>> image_layers(const std::string& id, const ImageConfig& config) const override;
   Result<std::vector<std::string>> container_ids() const override;
   Result<Container> container(const std::string& id) const override;
   Result<ContainerLayers> container_layers(const std::string& id) const override;
 
-  // Whether `name` has the form of a layer directory name: a cache-id or mount-id (64 hex) or
-  // "<mount-id>-init".
-  static bool is_layer_dir_name(std::string_view name);
-
   // The overlay2/l/ name of layer directory `dir_name` (its `link` file), or "" when it has none.
-  std::string link_name(const std::string& dir_name) const;
+  std::string link_name(const std::string& dir_name) const override;
 
   // The layer directory whose link name is `link`, or nullopt when none has it.
-  Result<std::optional<std::string>> dir_of_link(const std::string& link) const;
+  Result<std::optional<std::string>> dir_of_link(const std::string& link) const override;
 
  private:
   explicit DockerStore(const RootDir& root) : root_(root) {}
   Result<std::string> read_id_file(const std::string& relative) const;
   Result<std::optional<boost::json::object>> repositories() const;
+  Result<Layer> layer(const std::string& chain_id, const std::string& diff_id,
+                      const std::string& parent_chain_id) const;
   Result<Layer> layer_dir(std::string cache_id, LayerRole role, const std::string& object) const;
 
   const RootDir& root_;

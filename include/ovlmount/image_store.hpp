@@ -65,7 +65,7 @@ struct Container {
 struct ContainerLayers {
   std::string mount_id;         // the writable layer's directory name
   std::string parent_chain_id;  // the image's top chainID, as the store records it
-  Layer init;
+  std::optional<Layer> init;    // Docker's init layer; nullopt where the store has none (podman)
   Layer writable;
 };
 
@@ -92,10 +92,11 @@ class ImageStore {
   // The verified config of image `id`: its SHA-256 must equal `id`, else a corrupt-store error.
   virtual Result<ImageConfig> image_config(const std::string& id) const = 0;
 
-  // The layer with chainID `chain_id`, checked to hold `diff_id` and to sit on
-  // `parent_chain_id` (empty for a base layer), with an existing content directory.
-  virtual Result<Layer> layer(const std::string& chain_id, const std::string& diff_id,
-                              const std::string& parent_chain_id) const = 0;
+  // The layers of image `id` whose verified config is `config`, bottom first, each checked to
+  // hold its diff_id and to sit on the one below, with an existing content directory. A store
+  // that keeps more layers than diff_ids (containerd under Docker's classic builder) returns
+  // what it mounts, the extra ones with an empty diff_id.
+  virtual Result<std::vector<Layer>> image_layers(const std::string& id, const ImageConfig& config) const = 0;
 
   // The IDs (64 hex) of all containers in the store.
   virtual Result<std::vector<std::string>> container_ids() const = 0;
@@ -103,8 +104,21 @@ class ImageStore {
   // The container with ID `id` (64 hex); corrupt when its metadata is malformed.
   virtual Result<Container> container(const std::string& id) const = 0;
 
-  // The writable and init layers of container `id`, with existing content directories.
+  // The writable layer (and init layer, where the store has one) of container `id`, with
+  // existing content directories.
   virtual Result<ContainerLayers> container_layers(const std::string& id) const = 0;
+
+  // The short name the graph driver links layer directory `dir_name` under ("" when none).
+  virtual std::string link_name(const std::string& dir_name) const {
+    (void)dir_name;
+    return {};
+  }
+
+  // The layer directory whose short link name is `link`, or nullopt when none has it.
+  virtual Result<std::optional<std::string>> dir_of_link(const std::string& link) const {
+    (void)link;
+    return std::optional<std::string>();
+  }
 };
 
 }  // namespace ovlmount

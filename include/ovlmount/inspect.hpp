@@ -4,15 +4,15 @@
 #pragma once
 
 #include "ovlmount/error.hpp"
-#include "ovlmount/root_dir.hpp"
+#include "ovlmount/stores.hpp"
 
 #include <iosfwd>
 #include <string>
 
 namespace ovlmount {
 
-// `inspect`: the resolution walk of `reference` (a container first, then an image) under
-// `data_root`, layer by layer bottom first, as a table or (`json`) resolve's JSON extended.
-Result<void> run_inspect(const RootDir& data_root, const std::string& reference, bool json, std::ostream& out);
+// `inspect`: the resolution walk of `reference` (a container first, then an image) in
+// `stores`, layer by layer bottom first, as a table or (`json`) resolve's JSON extended.
+Result<void> run_inspect(const Stores& stores, const std::string& reference, bool json, std::ostream& out);
 
 }  // namespace ovlmount

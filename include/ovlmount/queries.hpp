@@ -4,7 +4,7 @@
 #pragma once
 
 #include "ovlmount/error.hpp"
-#include "ovlmount/root_dir.hpp"
+#include "ovlmount/stores.hpp"
 
 #include <iosfwd>
 #include <string>
@@ -13,12 +13,12 @@ namespace ovlmount {
 
 // `diff`: the changes of `container`'s writable layer as `docker diff` prints them, sorted by
 // path; JSON with `json`, a Sleuthkit body file with `bodyfile`.
-Result<void> run_diff(const RootDir& data_root, const std::string& container, bool json, bool bodyfile,
+Result<void> run_diff(const Stores& stores, const std::string& container, bool json, bool bodyfile,
                       std::ostream& out);
 
 // `which`: the layer of `reference` (a container first, then an image) that provides or hides
 // `path`; not_found when no layer has it.
-Result<void> run_which(const RootDir& data_root, const std::string& reference, const std::string& path, bool json,
+Result<void> run_which(const Stores& stores, const std::string& reference, const std::string& path, bool json,
                        std::ostream& out);
 
 }  // namespace ovlmount

@@ -89,6 +89,15 @@ class BeneathRoot final : public RootDir {
   Result<UniqueFd> open_file(std::string_view relative) const override;
   Result<std::optional<std::string>> xattr(std::string_view relative, const std::string& name) const override;
 
+  // The directory at `path` of the system this root holds, resolved as that system would (its
+  // symlinks followed, but never out of this root: RESOLVE_IN_ROOT), as a root of its own;
+  // not_found when it does not exist.
+  Result<BeneathRoot> open_system_dir(std::string_view path) const;
+
+  // The content of the regular file at `path` of the system this root holds (resolved like
+  // open_system_dir), at most `max_size` bytes; nullopt when it does not exist.
+  Result<std::optional<std::string>> read_system_file(std::string_view path, size_t max_size) const;
+
  private:
   BeneathRoot(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
   Result<UniqueFd> open_beneath(std::string_view relative, int flags) const;

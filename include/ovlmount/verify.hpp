@@ -5,7 +5,7 @@
 #pragma once
 
 #include "ovlmount/error.hpp"
-#include "ovlmount/root_dir.hpp"
+#include "ovlmount/stores.hpp"
 
 #include <iosfwd>
 #include <string>
@@ -16,7 +16,7 @@ namespace ovlmount {
 // metadata, then (unless `quick`) every image layer's content, reporting per layer on `out`
 // (JSON when `json`) and progress for big layers on `err` when it is a terminal. Fails with a
 // corrupt error when anything does not verify; not_found when `reference` names nothing.
-Result<void> run_verify(const RootDir& data_root, const std::string& reference, bool json, bool quick,
+Result<void> run_verify(const Stores& stores, const std::string& reference, bool json, bool quick,
                         std::ostream& out, std::ostream& err);
 
 }  // namespace ovlmount

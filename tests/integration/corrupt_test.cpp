@@ -21,18 +21,6 @@ std::map<std::string, std::string> records_view(const Snapshot& s) {
     return out;
 }
 
-std::string cache_id_of(const std::string& lowerdir) { return fs::path(lowerdir).parent_path().filename().string(); }
-
-// The layerdb dir whose cache-id names `cache_id`.
-fs::path layerdb_dir_of(const fs::path& root, const std::string& cache_id) {
-    for (const auto& e : fs::directory_iterator(root / "image/overlay2/layerdb/sha256")) {
-        std::error_code ec;
-        if (fs::is_regular_file(e.path() / "cache-id", ec) && trim(read_file(e.path() / "cache-id")) == cache_id)
-            return e.path();
-    }
-    throw std::runtime_error("no layerdb entry with cache-id " + cache_id);
-}
-
 fs::path config_of(const fs::path& root, const std::string& image) {
     return root / "image/overlay2/imagedb/content/sha256" / docker_image_id(image).substr(7);
 }
@@ -124,8 +112,8 @@ BOOST_AUTO_TEST_CASE(malformed_repositories_json) {
 BOOST_AUTO_TEST_CASE(cache_id_path_traversal) {
     run_case({"cache-id ../../etc", kMulti,
               [](const fs::path& root) {
-                  auto top = cache_id_of(docker_lowerdirs(kMulti).front());
-                  write_file(layerdb_dir_of(root, top) / "cache-id", "../../etc");
+                  auto top = layer_dir_name(docker_lowerdirs(kMulti).front());
+                  write_file(layerdb_dir_of_cache(root, top) / "cache-id", "../../etc");
               },
               {4},
               {}});
@@ -134,8 +122,8 @@ BOOST_AUTO_TEST_CASE(cache_id_path_traversal) {
 BOOST_AUTO_TEST_CASE(cache_id_not_64_hex) {
     run_case({"cache-id 63 hex", kMulti,
               [](const fs::path& root) {
-                  auto mid = cache_id_of(docker_lowerdirs(kMulti).at(3));
-                  write_file(layerdb_dir_of(root, mid) / "cache-id", mid.substr(0, 63));
+                  auto mid = layer_dir_name(docker_lowerdirs(kMulti).at(3));
+                  write_file(layerdb_dir_of_cache(root, mid) / "cache-id", mid.substr(0, 63));
               },
               {4},
               {}});
@@ -144,7 +132,7 @@ BOOST_AUTO_TEST_CASE(cache_id_not_64_hex) {
 BOOST_AUTO_TEST_CASE(missing_layer_directory) {
     run_case({"missing overlay2/<cache-id>", kMulti,
               [](const fs::path& root) {
-                  auto mid = cache_id_of(docker_lowerdirs(kMulti).at(2));
+                  auto mid = layer_dir_name(docker_lowerdirs(kMulti).at(2));
                   fs::remove_all(root / "overlay2" / mid);
               },
               {3},
@@ -154,8 +142,8 @@ BOOST_AUTO_TEST_CASE(missing_layer_directory) {
 BOOST_AUTO_TEST_CASE(missing_layerdb_entry) {
     run_case({"missing layerdb/sha256/<chain>", kMulti,
               [](const fs::path& root) {
-                  auto mid = cache_id_of(docker_lowerdirs(kMulti).at(2));
-                  fs::remove_all(layerdb_dir_of(root, mid));
+                  auto mid = layer_dir_name(docker_lowerdirs(kMulti).at(2));
+                  fs::remove_all(layerdb_dir_of_cache(root, mid));
               },
               {3},
               {}});
@@ -164,8 +152,8 @@ BOOST_AUTO_TEST_CASE(missing_layerdb_entry) {
 BOOST_AUTO_TEST_CASE(layerdb_diff_does_not_match_the_diff_id) {
     run_case({"diff mismatch", kMulti,
               [](const fs::path& root) {
-                  auto mid = cache_id_of(docker_lowerdirs(kMulti).at(1));
-                  write_file(layerdb_dir_of(root, mid) / "diff", "sha256:" + sha256_hex("another layer"));
+                  auto mid = layer_dir_name(docker_lowerdirs(kMulti).at(1));
+                  write_file(layerdb_dir_of_cache(root, mid) / "diff", "sha256:" + sha256_hex("another layer"));
               },
               {4},
               {}});
@@ -192,7 +180,7 @@ BOOST_AUTO_TEST_CASE(config_with_an_invalid_diff_id) {
 BOOST_AUTO_TEST_CASE(diff_dir_is_a_symlink_out_of_the_data_root) {
     run_case({"diff -> /etc", kMulti,
               [](const fs::path& root) {
-                  auto top = cache_id_of(docker_lowerdirs(kMulti).front());
+                  auto top = layer_dir_name(docker_lowerdirs(kMulti).front());
                   fs::remove_all(root / "overlay2" / top / "diff");
                   fs::create_directory_symlink("/etc", root / "overlay2" / top / "diff");
               },

@@ -5,29 +5,21 @@
 #define BOOST_TEST_MODULE ovlmount_integration_diff
 #include "itest.hpp"
 
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <optional>
 
 using namespace ovltest;
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& out) {
+// The non-empty lines of `out`, as they stand (a line of white space counts).
+std::vector<std::string> output_lines(const std::string& out) {
     std::vector<std::string> v;
     for (auto& l : split(out, '\n'))
         if (!l.empty()) v.push_back(l);
-    return v;
-}
-
-std::vector<std::string> sorted(std::vector<std::string> v) {
-    std::sort(v.begin(), v.end());
     return v;
 }
 
@@ -38,10 +30,10 @@ void check_diff(const std::string& name) {
         Result r = ovl({"--data-root", data_root(), "diff", name});
         OVLT_EXPECT_EXIT(r, 0);
         BOOST_TEST(r.err.empty(), r.describe());
-        OVLT_EXPECT_SAME_LIST(sorted(lines_of(r.out)), expected, "ovlmount diff vs docker diff (both sorted)");
+        OVLT_EXPECT_SAME_LIST(sorted(output_lines(r.out)), expected, "ovlmount diff vs docker diff (both sorted)");
         // "sorted by path": bytewise, or component by component (a dir right before its content).
         std::vector<std::string> paths;
-        for (const auto& l : lines_of(r.out)) paths.push_back(l.size() > 2 ? l.substr(2) : l);
+        for (const auto& l : output_lines(r.out)) paths.push_back(l.size() > 2 ? l.substr(2) : l);
         auto by_component = [](const std::string& a, const std::string& b) { return split(a, '/') < split(b, '/'); };
         BOOST_TEST((std::is_sorted(paths.begin(), paths.end()) || std::is_sorted(paths.begin(), paths.end(), by_component)),
                    "ovlmount diff is not sorted by path: " << r.out);
@@ -82,11 +74,6 @@ std::string fls_mode(mode_t m) {
     return s;
 }
 
-bool is_opaque(const fs::path& p) {
-    char v[4] = {};
-    return ::lgetxattr(p.c_str(), "trusted.overlay.opaque", v, sizeof v) == 1 && v[0] == 'y';
-}
-
 bool all_digits(const std::string& s) {
     return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
@@ -110,7 +97,7 @@ void check_bodyfile(const std::string& name, const std::vector<std::string>& doc
     BOOST_TEST_CONTEXT("diff --bodyfile " << name) {
         Result r = ovl({"--data-root", data_root(), "diff", "--bodyfile", name});
         OVLT_REQUIRE_EXIT(r, 0);
-        const auto lines = lines_of(r.out);
+        const auto lines = output_lines(r.out);
         BOOST_TEST(lines.size() == docker_lines.size(), "body file lines vs docker diff lines: " << r.describe());
         std::map<std::string, std::vector<std::string>> by_name;
         for (const auto& l : lines) {
@@ -215,26 +202,6 @@ echo x >/perm/transient && rm /perm/transient
 
 fs::path upper_of(const std::string& name) { return docker_container_lowerdirs(name).front(); }
 
-// A tmpfs mounted strictatime with a copy of the data root at <dir>/root (as evidence_test).
-struct EvidenceCopy {
-    TempDir t{"dev"};
-    fs::path mnt = t / "fs";
-    fs::path root = mnt / "root";
-    EvidenceCopy() {
-        fs::create_directories(mnt);
-        if (::mount("tmpfs", mnt.c_str(), "tmpfs", MS_STRICTATIME, "mode=0755") != 0)
-            throw std::runtime_error("mounting a strictatime tmpfs failed: " + std::string(std::strerror(errno)));
-        copy_data_root(root);
-        auto m = mount_at(mnt);
-        if (!m || m->has_option("relatime") || m->has_option("noatime"))
-            throw std::runtime_error("the tmpfs is not strictatime: " + (m ? m->options : std::string("?")));
-    }
-    ~EvidenceCopy() {
-        unmount_below(t / "mnt");
-        ::umount2(mnt.c_str(), MNT_DETACH);
-    }
-};
-
 }  // namespace
 
 // ---- 1: the set of changes -----------------------------------------------------------------
@@ -308,7 +275,7 @@ BOOST_AUTO_TEST_CASE(the_bodyfile_check_sees_a_wrong_entry) {
 // ---- 3: evidence ---------------------------------------------------------------------------
 
 BOOST_AUTO_TEST_CASE(diff_bodyfile_container_read_write_umount_change_nothing) {
-    EvidenceCopy ev;
+    EvidenceCopy ev("dev");
     const std::string root = ev.root.string();
     const fs::path state = ev.t / "state";
     const Snapshot before = snapshot(ev.root, true);

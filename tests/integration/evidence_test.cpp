@@ -9,27 +9,6 @@
 
 using namespace ovltest;
 
-namespace {
-
-// A tmpfs mounted strictatime with a copy of the data root at <dir>/root.
-struct EvidenceCopy {
-    TempDir t{"ev"};
-    fs::path mnt = t / "fs";
-    fs::path root = mnt / "root";
-    EvidenceCopy() {
-        fs::create_directories(mnt);
-        if (::mount("tmpfs", mnt.c_str(), "tmpfs", MS_STRICTATIME, "mode=0755") != 0)
-            throw std::runtime_error("mounting a strictatime tmpfs failed: " + std::string(std::strerror(errno)));
-        copy_data_root(root);
-        auto m = mount_at(mnt);
-        if (!m || m->has_option("relatime") || m->has_option("noatime"))
-            throw std::runtime_error("the tmpfs is not strictatime: " + (m ? m->options : std::string("?")));
-    }
-    ~EvidenceCopy() { ::umount2(mnt.c_str(), MNT_DETACH); }
-};
-
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(the_snapshot_itself_changes_nothing) {
     // Self-check of the method: taking a snapshot (O_NOATIME reads, no readlink) twice in a row
     // gives the same answer, so a difference later is ovlmount's doing.
@@ -125,16 +104,14 @@ BOOST_AUTO_TEST_CASE(umount_of_an_unknown_target_is_not_found_and_changes_nothin
 
 namespace {
 
-std::string layer_dir_of(const std::string& diff_path) { return fs::path(diff_path).parent_path().filename().string(); }
-
 // images, containers, inspect, verify (full), which and owner, each with --json and plain,
 // against the data root `root`; every one must exit 0.
 void run_catalog_commands(const std::string& root) {
     const auto multi_dirs = docker_lowerdirs(kMulti);
-    const std::string base_layer = layer_dir_of(docker_lowerdirs(kBase).front());
-    const std::string mid = layer_dir_of(multi_dirs.at(multi_dirs.size() / 2));
+    const std::string base_layer = layer_dir_name(docker_lowerdirs(kBase).front());
+    const std::string mid = layer_dir_name(multi_dirs.at(multi_dirs.size() / 2));
     const std::string link = trim(read_file(fs::path(data_root()) / "overlay2" / mid / "link"));
-    const std::string mount_id = layer_dir_of(docker_container_lowerdirs(kChanges).front());
+    const std::string mount_id = layer_dir_name(docker_container_lowerdirs(kChanges).front());
     const std::vector<std::vector<std::string>> commands{
         {"images"},
         {"containers"},

@@ -5,7 +5,15 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <regex>
+#include <sstream>
 
 namespace ovltest {
 
@@ -37,6 +45,13 @@ inline std::string jstr(const boost::json::value& v, std::string_view key) {
     return std::string(p->as_string());
 }
 
+// The value at `key` of a JSON object, any type; throws naming the key if it is missing.
+inline const boost::json::value& jat(const boost::json::value& v, std::string_view key) {
+    const auto* p = v.as_object().if_contains(key);
+    if (p == nullptr) throw std::runtime_error("JSON has no key \"" + std::string(key) + "\": " + boost::json::serialize(v));
+    return *p;
+}
+
 inline std::vector<std::string> jstrings(const boost::json::value& v, std::string_view key) {
     const auto* p = v.as_object().if_contains(key);
     if (p == nullptr || !p->is_array())
@@ -51,6 +66,28 @@ inline std::string joined(const std::vector<std::string>& v, const std::string& 
     std::string s;
     for (const auto& x : v) s += sep + x;
     return s;
+}
+
+inline std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+// The whitespace-separated words of a line of plain output.
+inline std::vector<std::string> words(const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> out;
+    for (std::string w; in >> w;) out.push_back(w);
+    return out;
+}
+
+// The lines of `text` that are not blank (empty or white space only), trimmed when `trimmed`,
+// else as they stand.
+inline std::vector<std::string> lines_of(const std::string& text, bool trimmed = true) {
+    std::vector<std::string> out;
+    for (auto& l : split(text, '\n'))
+        if (!trim(l).empty()) out.push_back(trimmed ? trim(l) : l);
+    return out;
 }
 
 inline std::string canon(const fs::path& p) {
@@ -71,6 +108,25 @@ inline const boost::json::object* find_record(const boost::json::array& list, co
             r.as_object().at("target").as_string() == canon(target))
             return &r.as_object();
     return nullptr;
+}
+
+// Changes one digit of the "created" time in the config of image `image_id` ("sha256:<hex>")
+// in the data root copy `root`: still valid JSON, only the config's digest shows it. Asserts
+// (BOOST_TEST_REQUIRE) that the config has a "created" time starting with 2.
+inline void change_created_digit(const fs::path& root, const std::string& image_id) {
+    const fs::path cfg = root / "image/overlay2/imagedb/content/sha256" / image_id.substr(7);
+    std::string c = read_file(cfg);
+    auto p = c.find("\"created\":\"2");
+    BOOST_TEST_REQUIRE(p != std::string::npos);
+    c[p + 11] = '3';
+    write_file(cfg, c);
+}
+
+// The record of `target` in a list --json array; throws with the whole list if there is none.
+inline const boost::json::object& record_of(const boost::json::array& list, const fs::path& target) {
+    const auto* rec = find_record(list, target);
+    if (rec == nullptr) throw std::runtime_error("no record for " + target.string() + ": " + boost::json::serialize(list));
+    return *rec;
 }
 
 }  // namespace ovltest
@@ -126,5 +182,28 @@ inline void expect_record_lowerdir(const std::vector<std::string>& got, const st
         expect.push_back(extra);
     }
     OVLT_EXPECT_SAME_LIST(got, expect, "record lowerdir of " + image);
+}
+}  // namespace ovltest
+
+namespace ovltest {
+// `rc` (the result of a write attempt named `what`, errno as it left it) is a failure with
+// EROFS; a descriptor it opened by mistake is closed. Two assertions when it failed, one when not.
+inline void expect_erofs(const std::string& what, int rc) {
+    int e = errno;
+    BOOST_TEST(rc < 0, what << " succeeded on a read-only mount");
+    if (rc < 0) BOOST_TEST(e == EROFS, what << " failed with " << std::strerror(e) << ", expected EROFS");
+    if (rc >= 0) ::close(rc);
+}
+
+// Every kind of write into the read-only mount at `target` fails with EROFS: creating a file,
+// opening, unlinking and chmod-ing the existing file `existing` ("etc/passwd"), mkdir. The
+// caller makes sure the mount is read-only: were it writable, a probe could change the store.
+inline void expect_writes_refused(const fs::path& target, const std::string& existing) {
+    const std::string file = (target / existing).string();
+    expect_erofs("creating a file", ::open((target / "ovltest-new-file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    expect_erofs("opening /" + existing + " for writing", ::open(file.c_str(), O_WRONLY | O_CLOEXEC));
+    expect_erofs("mkdir", ::mkdir((target / "ovltest-new-dir").c_str(), 0755));
+    expect_erofs("unlink", ::unlink(file.c_str()));
+    expect_erofs("chmod", ::chmod(file.c_str(), 0600));
 }
 }  // namespace ovltest

@@ -262,12 +262,39 @@ BOOST_AUTO_TEST_CASE(default_data_root_comes_from_etc_docker_daemon_json) {
     write_file(t / "daemon.json", "{\"data-root\": \"" + data_root() + "\", \"storage-driver\": \"overlay2\"}\n");
     BOOST_TEST_REQUIRE(::mount(t.path().c_str(), "/etc/docker", nullptr, MS_BIND, nullptr) == 0,
                        "bind mount over /etc/docker: " << std::strerror(errno));
-    Result r = ovl({"resolve", "--json", kMulti});
+    Result r = ovl({"--store", "docker", "resolve", "--json", kMulti});
     ::umount2("/etc/docker", MNT_DETACH);
     OVLT_REQUIRE_EXIT(r, 0);
     auto v = parse_json(r.out, "resolve");
     BOOST_TEST(jstr(v, "data_root") == data_root());
     OVLT_EXPECT_SAME_LIST(jstrings(v, "lowerdir"), docker_lowerdirs(kMulti), "lowerdir");
+}
+
+BOOST_AUTO_TEST_CASE(host_root_finds_the_data_root_its_daemon_json_names_inside_it) {
+    // A seized host: its daemon.json names /srv/docker, an absolute symlink to /data/d, which
+    // holds the data root. Both must resolve inside the host root, not on this machine.
+    TempDir t("host");
+    const fs::path host = t / "host";
+    fs::create_directories(host / "etc/docker");
+    fs::create_directories(host / "data/d");
+    fs::create_directories(host / "srv");
+    write_file(host / "etc/docker/daemon.json", "{\"data-root\": \"/srv/docker\"}\n");
+    fs::create_directory_symlink("/data/d", host / "srv/docker");
+    fs::create_directories(t / "empty");
+    BOOST_TEST_REQUIRE(::mount(data_root().c_str(), (host / "data/d").c_str(), nullptr, MS_BIND, nullptr) == 0,
+                       "bind mount of the data root: " << std::strerror(errno));
+    Result r = ovl({"--host-root", host.string(), "resolve", "--json", kMulti});
+    Result listed = ovl({"--host-root", host.string(), "images", "--json"});
+    Result without_store = ovl({"--host-root", (t / "empty").string(), "images"});
+    ::umount2((host / "data/d").c_str(), MNT_DETACH);
+    OVLT_REQUIRE_EXIT(r, 0);
+    auto v = parse_json(r.out, "resolve");
+    BOOST_TEST(jstr(v, "data_root") == canon(host / "data/d"));
+    BOOST_TEST(jstrings(v, "lowerdir").size() == docker_lowerdirs(kMulti).size());
+    OVLT_EXPECT_EXIT(listed, 0);
+    BOOST_TEST(listed.out.find(docker_image_id(kMulti)) != std::string::npos);
+    OVLT_EXPECT_EXIT(without_store, 3);
+    OVLT_EXPECT_ONE_ERROR_LINE(without_store);
 }
 
 BOOST_AUTO_TEST_CASE(a_name_that_looks_like_an_id_prefix_is_a_name_first) {

@@ -442,6 +442,21 @@ void copy_data_root(const fs::path& dest) {
     if (r.code != 0) fail("copying the data root failed: " + r.describe());
 }
 
+EvidenceCopy::EvidenceCopy(std::string_view tag) : t(tag), mnt(t / "fs"), root(mnt / "root") {
+    fs::create_directories(mnt);
+    if (::mount("tmpfs", mnt.c_str(), "tmpfs", MS_STRICTATIME, "mode=0755") != 0)
+        throw std::runtime_error("mounting a strictatime tmpfs failed: " + std::string(std::strerror(errno)));
+    copy_data_root(root);
+    auto m = mount_at(mnt);
+    if (!m || m->has_option("relatime") || m->has_option("noatime"))
+        throw std::runtime_error("the tmpfs is not strictatime: " + (m ? m->options : std::string("?")));
+}
+
+EvidenceCopy::~EvidenceCopy() {
+    unmount_below(t / "mnt");
+    ::umount2(mnt.c_str(), MNT_DETACH);
+}
+
 // ---- mount table -----------------------------------------------------------------------
 
 bool MountEntry::has_option(std::string_view opt) const {
@@ -738,6 +753,22 @@ std::size_t read_every_file(const fs::path& root) {
     return n;
 }
 
+std::pair<std::int64_t, std::int64_t> regular_files(const fs::path& dir) {
+    std::int64_t files = 0, bytes = 0;
+    for (const auto& [p, n] : walk_tree(dir))
+        if (n.type == S_IFREG) {
+            ++files;
+            bytes += n.size;
+        }
+    return {files, bytes};
+}
+
+bool is_opaque(const fs::path& p) {
+    char v[8];
+    ssize_t n = ::lgetxattr(p.c_str(), "trusted.overlay.opaque", v, sizeof v);
+    return n == 1 && v[0] == 'y';
+}
+
 Snapshot snapshot(const fs::path& root, bool with_atime) {
     Snapshot out;
     auto stamp = [&](const struct stat& st) {
@@ -805,15 +836,30 @@ std::string docker_image_id(const std::string& ref) {
     return docker_ok({"image", "inspect", "--format", "{{.Id}}", ref});
 }
 
+namespace {
+// Extracts the `docker export` tarball of `what` into `dest` (created) with tar
+// --numeric-owner -xpf, then removes the tarball; throws if tar fails.
+void extract_export(const fs::path& tarball, const fs::path& dest, const std::string& what) {
+    fs::create_directories(dest);
+    Result t = run({"tar", "-C", dest.string(), "--numeric-owner", "-xpf", tarball.string()});
+    fs::remove(tarball);
+    if (t.code != 0) fail("extracting the export of " + what + " failed: " + t.describe());
+}
+
+// UpperDir, then LowerDir split on ':' (top first), of a GraphDriver.Data object.
+std::vector<std::string> graph_driver_dirs(const boost::json::object& data) {
+    std::vector<std::string> out;
+    out.emplace_back(data.at("UpperDir").as_string().c_str());
+    if (auto* l = data.if_contains("LowerDir"); l != nullptr && l->is_string() && !l->as_string().empty())
+        for (auto& p : split(l->as_string().c_str(), ':')) out.push_back(p);
+    return out;
+}
+}  // namespace
+
 std::vector<std::string> docker_lowerdirs(const std::string& ref) {
     auto v = parse_json(docker_ok({"image", "inspect", "--format", "{{json .GraphDriver.Data}}", ref}),
                         "GraphDriver.Data of " + ref);
-    const auto& o = v.as_object();
-    std::vector<std::string> out;
-    out.emplace_back(o.at("UpperDir").as_string().c_str());
-    if (auto* l = o.if_contains("LowerDir"); l != nullptr && l->is_string() && !l->as_string().empty())
-        for (auto& p : split(l->as_string().c_str(), ':')) out.push_back(p);
-    return out;
+    return graph_driver_dirs(v.as_object());
 }
 
 std::vector<std::string> docker_diff_ids(const std::string& ref) {
@@ -834,10 +880,7 @@ void docker_export_image(const std::string& ref, const fs::path& dest) {
         if (r.code != 0) fail("docker export failed: " + r.describe());
         if (rm.code != 0) fail("docker rm failed: " + rm.describe());
     }
-    fs::create_directories(dest);
-    Result t = run({"tar", "-C", dest.string(), "--numeric-owner", "-xpf", tarball.string()});
-    fs::remove(tarball);
-    if (t.code != 0) fail("extracting the export of " + ref + " failed: " + t.describe());
+    extract_export(tarball, dest, ref);
 }
 
 std::vector<std::string> imagedb_ids(const fs::path& data_root) {
@@ -868,15 +911,14 @@ boost::json::object docker_container_inspect(const std::string& name) {
     return v.as_array()[0].as_object();
 }
 
+std::string docker_container_id(const std::string& name) {
+    return docker_ok({"container", "inspect", "--format", "{{.Id}}", name});
+}
+
 std::vector<std::string> docker_container_lowerdirs(const std::string& name) {
     auto v = parse_json(docker_ok({"container", "inspect", "--format", "{{json .GraphDriver.Data}}", name}),
                         "GraphDriver.Data of container " + name);
-    const auto& o = v.as_object();
-    std::vector<std::string> out;
-    out.emplace_back(o.at("UpperDir").as_string().c_str());
-    if (auto* l = o.if_contains("LowerDir"); l != nullptr && l->is_string() && !l->as_string().empty())
-        for (auto& p : split(l->as_string().c_str(), ':')) out.push_back(p);
-    return out;
+    return graph_driver_dirs(v.as_object());
 }
 
 void docker_export_container(const std::string& name, const fs::path& dest) {
@@ -886,10 +928,7 @@ void docker_export_container(const std::string& name, const fs::path& dest) {
         Result r = docker({"export", "-o", tarball.string(), name});
         if (r.code != 0) fail("docker export failed: " + r.describe());
     }
-    fs::create_directories(dest);
-    Result t = run({"tar", "-C", dest.string(), "--numeric-owner", "-xpf", tarball.string()});
-    fs::remove(tarball);
-    if (t.code != 0) fail("extracting the export of container " + name + " failed: " + t.describe());
+    extract_export(tarball, dest, "container " + name);
 }
 
 std::vector<std::string> docker_diff_lines(const std::string& name) {
@@ -1002,11 +1041,15 @@ std::map<std::string, boost::json::object> docker_inspect_containers(const std::
 }
 
 std::vector<std::string> graph_dirs(const boost::json::object& inspect) {
-    const auto& data = inspect.at("GraphDriver").as_object().at("Data").as_object();
+    return graph_driver_dirs(inspect.at("GraphDriver").as_object().at("Data").as_object());
+}
+
+std::vector<std::string> docker_image_refs(const boost::json::object& inspect) {
     std::vector<std::string> out;
-    out.emplace_back(data.at("UpperDir").as_string().c_str());
-    if (auto* l = data.if_contains("LowerDir"); l != nullptr && l->is_string() && !l->as_string().empty())
-        for (auto& p : split(l->as_string().c_str(), ':')) out.push_back(p);
+    for (const char* key : {"RepoTags", "RepoDigests"})
+        if (const auto* a = inspect.if_contains(key); a != nullptr && a->is_array())
+            for (const auto& x : a->as_array()) out.emplace_back(x.as_string().c_str());
+    std::sort(out.begin(), out.end());
     return out;
 }
 

@@ -15,6 +15,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -132,6 +133,21 @@ private:
 // cp -a --one-file-system of the test data root to `dest` (which must not exist yet).
 void copy_data_root(const fs::path& dest);
 
+// A tmpfs mounted strictatime at `mnt` (= t/fs) holding a copy of the data root at `root`
+// (= mnt/root), so that any access to the copy shows as an atime change. The constructor
+// throws std::runtime_error if the tmpfs cannot be mounted or is not strictatime. The
+// destructor unmounts whatever a test left mounted at or below t/"mnt" (mount targets over the
+// copy go there), then detaches the tmpfs; TempDir removes the rest.
+struct EvidenceCopy {
+    explicit EvidenceCopy(std::string_view tag = "ev");
+    EvidenceCopy(const EvidenceCopy&) = delete;
+    EvidenceCopy& operator=(const EvidenceCopy&) = delete;
+    ~EvidenceCopy();
+    TempDir t;
+    fs::path mnt;
+    fs::path root;
+};
+
 // ---- mount table -----------------------------------------------------------------------
 
 struct MountEntry {
@@ -185,6 +201,12 @@ const std::set<std::string>& docker_init_entries();
 // Reads every regular file below root (through a mount: exercises the lowers); returns the count.
 std::size_t read_every_file(const fs::path& root);
 
+// The regular files below `dir` and the sum of their sizes (lstat only, nothing is read).
+std::pair<std::int64_t, std::int64_t> regular_files(const fs::path& dir);
+
+// True if `p` (not followed) has trusted.overlay.opaque=y: overlayfs' opaque directory mark.
+bool is_opaque(const fs::path& p);
+
 // Everything about a tree that must not change: lstat with nanosecond times and SHA-256 of
 // regular files. Reads with O_NOATIME and never readlink()s (that would touch the atimes it
 // records). `with_atime` false leaves atimes out (filesystems mounted relatime).
@@ -217,6 +239,9 @@ std::vector<std::string> imagedb_ids(const fs::path& data_root);
 std::string digest_reference();
 
 // ---- containers (Docker as the oracle) -------------------------------------------------
+
+// The full ID (64 hex) of container `name` as `docker container inspect` gives it.
+std::string docker_container_id(const std::string& name);
 
 // `docker container inspect NAME`: the one object of its array.
 boost::json::object docker_container_inspect(const std::string& name);
@@ -260,6 +285,8 @@ std::map<std::string, boost::json::object> docker_inspect_images(const std::vect
 std::map<std::string, boost::json::object> docker_inspect_containers(const std::vector<std::string>& ids);
 // The GraphDriver dirs of one inspect object: UpperDir, then LowerDir's entries (top first).
 std::vector<std::string> graph_dirs(const boost::json::object& inspect);
+// RepoTags and RepoDigests of one `docker image inspect` object, sorted (empty if it has none).
+std::vector<std::string> docker_image_refs(const boost::json::object& inspect);
 // "<data-root>/overlay2/<dir>/diff" -> "<dir>".
 std::string layer_dir_name(const std::string& diff_path);
 // The layerdb/sha256/<chain> dir of `root` whose cache-id is `cache_id`.

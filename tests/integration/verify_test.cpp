@@ -17,20 +17,6 @@ using namespace ovltest;
 
 namespace {
 
-
-const boost::json::value& jat(const boost::json::value& v, std::string_view key) {
-    const auto* p = v.as_object().if_contains(key);
-    if (p == nullptr) throw std::runtime_error("JSON has no key \"" + std::string(key) + "\": " + boost::json::serialize(v));
-    return *p;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    for (auto& l : split(text, '\n'))
-        if (!trim(l).empty()) out.push_back(trim(l));
-    return out;
-}
-
 // "/a/b", "./a/b", "a/b" -> "a/b"
 std::string rel_path(std::string p) {
     while (p.rfind("./", 0) == 0) p.erase(0, 2);
@@ -80,17 +66,6 @@ void expect_image_verifies(const std::string& root, const std::string& id, const
             }
         }
     }
-}
-
-// Regular files and their bytes below a dir (lstat only).
-std::pair<std::int64_t, std::int64_t> regular_files(const fs::path& dir) {
-    std::int64_t files = 0, bytes = 0;
-    for (const auto& [p, n] : walk_tree(dir))
-        if (n.type == S_IFREG) {
-            ++files;
-            bytes += n.size;
-        }
-    return {files, bytes};
 }
 
 // A regular, non-empty, single-link file that exists in exactly one layer of ovltest-multi
@@ -233,7 +208,7 @@ BOOST_AUTO_TEST_CASE(every_image_docker_lists_verifies) {
 }
 
 BOOST_AUTO_TEST_CASE(a_containers_own_layers_are_not_covered) {
-    const auto cinsp = docker_inspect_containers({docker_ok({"container", "inspect", "--format", "{{.Id}}", kChanges})})
+    const auto cinsp = docker_inspect_containers({docker_container_id(kChanges)})
                            .begin()
                            ->second;
     const auto dirs = graph_dirs(cinsp);  // writable, init, image layers
@@ -373,12 +348,7 @@ BOOST_AUTO_TEST_CASE(metadata_tampering_fails_quick) {
         TempDir t("ver");
         const fs::path root = t / "root";
         copy_data_root(root);
-        const fs::path cfg = root / "image/overlay2/imagedb/content/sha256" / docker_image_id(kMulti).substr(7);
-        std::string c = read_file(cfg);
-        auto p = c.find("\"created\":\"2");
-        BOOST_TEST_REQUIRE(p != std::string::npos);
-        c[p + 11] = '3';
-        write_file(cfg, c);
+        change_created_digit(root, docker_image_id(kMulti));
         for (const std::vector<std::string>& opts : {std::vector<std::string>{"--quick", "--json"},
                                                      std::vector<std::string>{"--quick"},
                                                      std::vector<std::string>{"--json"}}) {

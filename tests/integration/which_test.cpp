@@ -9,35 +9,12 @@
 
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/xattr.h>
 
 #include <algorithm>
-#include <sstream>
 
 using namespace ovltest;
 
 namespace {
-
-
-const boost::json::value& jat(const boost::json::value& v, std::string_view key) {
-    const auto* p = v.as_object().if_contains(key);
-    if (p == nullptr) throw std::runtime_error("JSON has no key \"" + std::string(key) + "\": " + boost::json::serialize(v));
-    return *p;
-}
-
-std::vector<std::string> words(const std::string& line) {
-    std::istringstream in(line);
-    std::vector<std::string> out;
-    for (std::string w; in >> w;) out.push_back(w);
-    return out;
-}
-
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    for (auto& l : split(text, '\n'))
-        if (!trim(l).empty()) out.push_back(trim(l));
-    return out;
-}
 
 // ---- the oracle ---------------------------------------------------------------------------
 
@@ -48,12 +25,6 @@ struct Answer {
 };
 
 bool is_whiteout(const struct stat& st) { return S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0); }
-
-bool is_opaque(const fs::path& p) {
-    char v[8];
-    ssize_t n = ::lgetxattr(p.c_str(), "trusted.overlay.opaque", v, sizeof v);
-    return n == 1 && v[0] == 'y';
-}
 
 Answer overlay_lookup(const std::vector<std::string>& dirs_top_first, const std::string& path) {
     std::vector<std::string> comps;
@@ -141,13 +112,6 @@ Answer check_which(const std::string& ref, const std::vector<std::string>& dirs,
 
 // ---- owner ---------------------------------------------------------------------------------
 
-std::string container_id(const std::string& name) { return docker_ok({"container", "inspect", "--format", "{{.Id}}", name}); }
-
-std::vector<std::string> sorted(std::vector<std::string> v) {
-    std::sort(v.begin(), v.end());
-    return v;
-}
-
 // "image sha256:<id> index N [refs]" / "container <id> <name> index N role R" for every user of
 // overlay2/<dir> according to docker inspect of every image and container.
 std::vector<std::string> expected_users(const std::string& dir) {
@@ -157,11 +121,7 @@ std::vector<std::string> expected_users(const std::string& dir) {
         auto dirs = graph_dirs(o);
         auto it = std::find(dirs.begin(), dirs.end(), diff);
         if (it == dirs.end()) continue;
-        std::vector<std::string> refs;
-        for (const char* key : {"RepoTags", "RepoDigests"})
-            if (const auto* a = o.if_contains(key); a != nullptr && a->is_array())
-                for (const auto& x : a->as_array()) refs.emplace_back(x.as_string().c_str());
-        out.push_back("image " + id + " index " + std::to_string(dirs.end() - it) + " [" + joined(sorted(refs), " ") + "]");
+        out.push_back("image " + id + " index " + std::to_string(dirs.end() - it) + " [" + joined(docker_image_refs(o), " ") + "]");
     }
     for (const auto& [id, o] : docker_inspect_containers(docker_all_container_ids())) {
         auto dirs = graph_dirs(o);
@@ -243,7 +203,7 @@ BOOST_AUTO_TEST_CASE(which_in_an_image_follows_overlay_rules) {
 }
 
 BOOST_AUTO_TEST_CASE(which_in_a_container_names_its_own_layers) {
-    const auto insp = docker_inspect_containers({container_id(kChanges)}).begin()->second;
+    const auto insp = docker_inspect_containers({docker_container_id(kChanges)}).begin()->second;
     const auto dirs = graph_dirs(insp);  // writable, init, image layers
     const auto diff_ids = docker_diff_ids(std::string(insp.at("Image").as_string()));
     auto a = check_which(kChanges, dirs, diff_ids, true, "/added-file");
@@ -274,7 +234,7 @@ BOOST_AUTO_TEST_CASE(owner_by_cache_id_and_by_link_name_agree) {
 }
 
 BOOST_AUTO_TEST_CASE(owner_of_a_containers_own_layers) {
-    const std::string id = container_id(kChanges);
+    const std::string id = docker_container_id(kChanges);
     const auto insp = docker_inspect_containers({id}).begin()->second;
     const auto dirs = graph_dirs(insp);
     const std::string mount_id = layer_dir_name(dirs.at(0));

@@ -40,12 +40,6 @@ void write_through(const fs::path& target, const fs::path& upper) {
     BOOST_TEST(read_file(target / "data/more/more.txt") == before + "more\n");
 }
 
-const boost::json::object& record_of(const boost::json::array& list, const fs::path& target) {
-    const auto* rec = find_record(list, target);
-    if (rec == nullptr) throw std::runtime_error("no record for " + target.string() + ": " + boost::json::serialize(list));
-    return *rec;
-}
-
 bool jbool(const boost::json::object& o, const char* key) {
     const auto* v = o.if_contains(key);
     if (v == nullptr || !v->is_bool()) throw std::runtime_error(std::string("no boolean ") + key + ": " + boost::json::serialize(o));

@@ -5,6 +5,7 @@
 // rule of Docker's naive diff or one field of the body-file line.
 #include "ovlmount/changes.hpp"
 #include "ovlmount/fd.hpp"
+#include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -24,6 +25,7 @@
 #include <map>
 
 using namespace ovlmount;
+using namespace ovlmount::test;
 namespace fs = std::filesystem;
 namespace utf = boost::unit_test;
 
@@ -32,26 +34,12 @@ namespace {
 constexpr timespec kOldTime{1000000000, 0};
 constexpr timespec kNewTime{1700000000, 123};
 
-boost::test_tools::assertion_result running_as_root(utf::test_unit_id) {
-  boost::test_tools::assertion_result result(::geteuid() == 0);
-  result.message() << "skipped: whiteouts (mknod) and trusted.* xattrs need root";
-  return result;
-}
-
 // A data root under /tmp holding layer dirs, removed with its content at the end.
 class LayerTree {
  public:
-  explicit LayerTree(const fs::path& parent = fs::temp_directory_path()) {
-    std::string pattern = (parent / "ovlmount-changes-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    root_ = pattern;
+  explicit LayerTree(const fs::path& parent = fs::temp_directory_path())
+      : dir_("changes", parent), root_(dir_.path()) {
     for (const char* layer : {"w", "l0", "l1"}) fs::create_directory(root_ / layer);
-  }
-  LayerTree(const LayerTree&) = delete;
-  LayerTree& operator=(const LayerTree&) = delete;
-  ~LayerTree() {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
   }
 
   const fs::path& root() const { return root_; }
@@ -72,13 +60,10 @@ class LayerTree {
     fs::create_symlink(target, root_ / relative);
     set_mtime(relative, mtime);
   }
-  void whiteout(const std::string& relative) {
-    fs::create_directories((root_ / relative).parent_path());
-    BOOST_TEST_REQUIRE(::mknod((root_ / relative).c_str(), S_IFCHR, makedev(0, 0)) == 0);
-  }
+  void whiteout(const std::string& relative) { make_whiteout(root_ / relative); }
   void opaque(const std::string& relative) {
     dir(relative);
-    BOOST_TEST_REQUIRE(::setxattr((root_ / relative).c_str(), "trusted.overlay.opaque", "y", 1, 0) == 0);
+    make_opaque(root_ / relative);
   }
   void set_mtime(const std::string& relative, timespec mtime) {
     const timespec times[2] = {mtime, mtime};
@@ -105,6 +90,7 @@ class LayerTree {
   }
 
  private:
+  TempDir dir_;
   fs::path root_;
 };
 

@@ -31,7 +31,8 @@ BOOST_AUTO_TEST_CASE(image_and_target_alone_mean_mount) {
   BOOST_TEST(invocation->mount.image == "nginx");
   BOOST_TEST(invocation->mount.target == "/mnt/root");
   BOOST_TEST(invocation->state_dir == "/run/ovlmount");
-  BOOST_TEST(invocation->data_root.empty());
+  BOOST_TEST(invocation->stores.data_root.empty());
+  BOOST_TEST(invocation->stores.host_root == "/");
 }
 
 BOOST_AUTO_TEST_CASE(global_options_stand_anywhere) {
@@ -39,7 +40,7 @@ BOOST_AUTO_TEST_CASE(global_options_stand_anywhere) {
                      std::initializer_list<const char*>{"mount", "a", "/m", "--data-root=/ev", "--state-dir=/tmp/s"}}) {
     auto invocation = parse(words);
     BOOST_TEST_REQUIRE(invocation.has_value());
-    BOOST_TEST(invocation->data_root == "/ev");
+    BOOST_TEST(invocation->stores.data_root == "/ev");
     BOOST_TEST(invocation->state_dir == "/tmp/s");
   }
 }

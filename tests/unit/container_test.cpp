@@ -6,6 +6,7 @@
 #include "ovlmount/commands.hpp"
 #include "ovlmount/docker_store.hpp"
 #include "ovlmount/resolver.hpp"
+#include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -18,9 +19,7 @@ using namespace ovlmount::test;
 namespace {
 
 Result<Stack> resolve(const FakeDockerStore& fake, const std::string& reference) {
-  auto store = DockerStore::open(fake.root);
-  BOOST_TEST_REQUIRE(store.has_value());
-  return resolve_container(*store, reference);
+  return resolve_container(open_fake_store(fake), reference);
 }
 
 }  // namespace
@@ -85,7 +84,8 @@ BOOST_AUTO_TEST_CASE(crafted_container_metadata_is_corrupt) {
 }
 
 BOOST_AUTO_TEST_CASE(volumes_become_recorded_submounts_that_umount_takes_down_first) {
-  const std::filesystem::path dir = std::filesystem::temp_directory_path() / ("ovlmount-unit-" + std::to_string(::getpid()));
+  const TempDir tmp;
+  const std::filesystem::path& dir = tmp.path();
   std::filesystem::create_directories(dir / "target");
   const std::string target = std::filesystem::canonical(dir / "target").string();
   FakeDockerStore fake;
@@ -104,7 +104,7 @@ BOOST_AUTO_TEST_CASE(volumes_become_recorded_submounts_that_umount_takes_down_fi
   args.image = "web";
   args.target = target;
   args.volumes = true;
-  BOOST_TEST_REQUIRE(run_mount(fake.root, args, registry, mounter, table, out, err).has_value());
+  BOOST_TEST_REQUIRE(run_mount(fake_stores(fake), args, registry, mounter, table, out, err).has_value());
   BOOST_TEST(mounter.bound == std::vector<std::string>{target + "/data"}, boost::test_tools::per_element());
   BOOST_TEST(err.str().find(target + "/host: not bound") != std::string::npos, err.str());
   BOOST_TEST(err.str().find(target + "/gone: not bound") != std::string::npos, err.str());
@@ -120,7 +120,6 @@ BOOST_AUTO_TEST_CASE(volumes_become_recorded_submounts_that_umount_takes_down_fi
   BOOST_TEST(run_umount(umount, registry, mounter, table, out, err).has_value());
   BOOST_TEST(mounter.unmounted == (std::vector<std::string>{target + "/data", target}), boost::test_tools::per_element());
   BOOST_TEST(!registry.find(target)->has_value());
-  std::filesystem::remove_all(dir);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

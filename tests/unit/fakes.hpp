@@ -3,15 +3,20 @@
 #pragma once
 
 #include "ovlmount/digest.hpp"
+#include "ovlmount/docker_store.hpp"
 #include "ovlmount/mount_table.hpp"
 #include "ovlmount/mounter.hpp"
 #include "ovlmount/root_dir.hpp"
+#include "ovlmount/stores.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 #include <sys/stat.h>
 
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace ovlmount::test {
@@ -170,6 +175,21 @@ class FakeDockerStore {
   std::map<std::string, std::string> top_chains_;
 };
 
+// A DockerStore over `fake`'s root (it refers to `fake`, which must outlive it); the test stops
+// (BOOST_TEST_REQUIRE) if the store does not open.
+inline DockerStore open_fake_store(const FakeDockerStore& fake) {
+  auto store = DockerStore::open(fake.root);
+  BOOST_TEST_REQUIRE(store.has_value());
+  return std::move(*store);
+}
+
+// Stores holding one store, "docker", over `fake`'s root (which must outlive it).
+inline Stores fake_stores(const FakeDockerStore& fake) {
+  Stores stores;
+  stores.add("docker", fake.root, std::make_unique<DockerStore>(open_fake_store(fake)));
+  return stores;
+}
+
 // The layer diff ID "sha256:" + sha256(`seed`).
 inline std::string diff_id(const std::string& seed) { return "sha256:" + sha256_hex(seed); }
 
@@ -205,5 +225,122 @@ class FakeMountTable final : public MountTable {
   Result<std::vector<MountEntry>> read() const override { return entries; }
   void add_ovlmount(const std::string& target) { entries.push_back({target, "overlay", "ovlmount", "ro"}); }
 };
+
+
+// ---- containers-storage (tests/unit/containers_storage_test.cpp) --------------------------
+
+}  // namespace ovlmount::test
+
+#include "ovlmount/containers_storage.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace ovlmount::test {
+
+// Builds an overlay containers-storage graph root in a FakeRootDir, the way podman lays it
+// out. The catalogues are plain members; change them and call write() to corrupt a store.
+class FakeContainersStorage {
+ public:
+  struct ImageEntry {
+    std::string id, top_layer, digest;
+    std::vector<std::string> names;
+  };
+  struct LayerEntry {
+    std::string id, parent, diff_digest;
+  };
+  struct ContainerEntry {
+    std::string id, name, image, layer;
+  };
+
+  FakeRootDir root{"/fake/graphroot"};
+  std::vector<ImageEntry> images;
+  std::vector<LayerEntry> layers;
+  std::vector<ContainerEntry> containers;
+
+  FakeContainersStorage() { write(); }
+
+  // Adds an image with the given layer diff IDs (bottom first) and names; returns its ID (64
+  // hex). Layer IDs are podman's: the base's diff hex, above it sha256(parent + "+" + diff).
+  std::string add_image(const std::vector<std::string>& diff_ids, const std::vector<std::string>& names = {}) {
+    std::string config = R"({"architecture":"amd64","created":"2026-01-02T03:04:05Z","rootfs":{"type":"layers","diff_ids":[)";
+    for (size_t i = 0; i < diff_ids.size(); ++i) config += (i ? ",\"" : "\"") + diff_ids[i] + "\"";
+    config += "]}}";
+    const std::string id = sha256_hex(config);
+    root.add_file("overlay-images/" + id + "/" + big_data_file_name("sha256:" + id), config);
+    std::string parent;
+    for (const std::string& diff : diff_ids) {
+      const std::string layer = parent.empty() ? diff.substr(7) : sha256_hex(parent + "+" + diff);
+      if (std::none_of(layers.begin(), layers.end(), [&](const LayerEntry& e) { return e.id == layer; })) {
+        layers.push_back({layer, parent, diff});
+        root.add_dir("overlay/" + layer + "/diff");
+      }
+      parent = layer;
+    }
+    images.push_back({id, parent, "sha256:" + sha256_hex("manifest " + id), names});
+    write();
+    return id;
+  }
+
+  // Adds a container of image `image_id` named `name` with its writable layer on the image's
+  // top layer; returns its ID (64 hex).
+  std::string add_container(const std::string& name, const std::string& image_id) {
+    const std::string id = sha256_hex("container " + name);
+    const std::string layer = sha256_hex("layer " + name);
+    layers.push_back({layer, image(image_id).top_layer, ""});
+    root.add_dir("overlay/" + layer + "/diff");
+    containers.push_back({id, name, image_id, layer});
+    write();
+    return id;
+  }
+
+  ImageEntry& image(const std::string& id) {
+    for (ImageEntry& entry : images)
+      if (entry.id == id) return entry;
+    throw std::runtime_error("no image " + id);
+  }
+  LayerEntry& layer(const std::string& id) {
+    for (LayerEntry& entry : layers)
+      if (entry.id == id) return entry;
+    throw std::runtime_error("no layer " + id);
+  }
+
+  // Writes images.json, layers.json and containers.json from the members.
+  void write() {
+    const auto quoted = [](const std::string& text) { return "\"" + text + "\""; };
+    std::string json = "[";
+    for (const ImageEntry& entry : images) {
+      json += (json.size() > 1 ? "," : "") + std::string(R"({"id":)") + quoted(entry.id) + R"(,"digest":)" +
+              quoted(entry.digest) + R"(,"names":[)";
+      for (size_t i = 0; i < entry.names.size(); ++i) json += (i ? "," : "") + quoted(entry.names[i]);
+      json += "]";
+      if (!entry.top_layer.empty()) json += R"(,"layer":)" + quoted(entry.top_layer);
+      json += R"(,"big-data-names":["sha256:)" + entry.id + R"(","manifest"]})";
+    }
+    root.add_file("overlay-images/images.json", json + "]");
+    json = "[";
+    for (const LayerEntry& entry : layers) {
+      json += (json.size() > 1 ? "," : "") + std::string(R"({"id":)") + quoted(entry.id);
+      if (!entry.parent.empty()) json += R"(,"parent":)" + quoted(entry.parent);
+      if (!entry.diff_digest.empty()) json += R"(,"diff-digest":)" + quoted(entry.diff_digest) + R"(,"diff-size":1024)";
+      json += "}";
+    }
+    root.add_file("overlay-layers/layers.json", json + "]");
+    json = "[";
+    for (const ContainerEntry& entry : containers)
+      json += (json.size() > 1 ? "," : "") + std::string(R"({"id":)") + quoted(entry.id) + R"(,"names":[)" +
+              quoted(entry.name) + R"(],"image":)" + quoted(entry.image) + R"(,"layer":)" + quoted(entry.layer) +
+              R"(,"created":"2026-01-02T03:04:06Z","metadata":"{\"image-name\":\"localhost/app:latest\"}"})";
+    root.add_file("overlay-containers/containers.json", json + "]");
+  }
+};
+
+// A ContainersStorage over `fake`'s root (which must outlive it); the test stops if it does
+// not open.
+inline ContainersStorage open_fake_storage(const FakeContainersStorage& fake) {
+  auto store = ContainersStorage::open(fake.root);
+  BOOST_TEST_REQUIRE(store.has_value());
+  return std::move(*store);
+}
 
 }  // namespace ovlmount::test

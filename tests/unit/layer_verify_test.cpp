@@ -6,6 +6,8 @@
 // SHA-256. Then one change is made to the diff dir and the problems are checked one by one.
 #include "ovlmount/digest.hpp"
 #include "ovlmount/layer_verify.hpp"
+#include "tar_split_lines.hpp"
+#include "temp_dir.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -24,40 +26,11 @@
 #include <random>
 
 using namespace ovlmount;
+using namespace ovlmount::test;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 
 namespace {
-
-// A directory under /tmp, removed with its content at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ovlmount-verify-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string base64(std::string_view bytes) {
-  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
-    std::uint32_t bits = 0;
-    for (std::size_t j = 0; j < 3; ++j)
-      bits = bits << 8 | (j < n ? static_cast<unsigned char>(bytes[i + j]) : 0u);
-    for (std::size_t j = 0; j < 4; ++j) out += j <= n ? alphabet[bits >> (18 - 6 * j) & 0x3f] : '=';
-  }
-  return out;
-}
 
 // One tar entry of a test layer.
 struct TarEntry {
@@ -66,31 +39,6 @@ struct TarEntry {
   std::string content;
   std::string link;  // symlink target, or hard link target (a tar name)
 };
-
-std::string tar_header(const TarEntry& entry) {
-  std::string header(512, '\0');
-  const auto octal = [&](std::size_t offset, std::size_t width, std::uint64_t value) {
-    std::string digits(width - 1, '0');
-    for (std::size_t i = width - 1; i-- > 0; value /= 8) digits[i] = static_cast<char>('0' + value % 8);
-    header.replace(offset, width - 1, digits);
-  };
-  header.replace(0, entry.name.size(), entry.name);
-  octal(100, 8, entry.typeflag == '5' ? 0755 : 0644);
-  octal(108, 8, 0);
-  octal(116, 8, 0);
-  octal(124, 12, entry.content.size());
-  octal(136, 12, 1700000000);
-  header[156] = entry.typeflag;
-  header.replace(157, entry.link.size(), entry.link);
-  header.replace(257, 6, std::string("ustar\0", 6));
-  header.replace(263, 2, "00");
-  header.replace(148, 8, "        ");
-  unsigned sum = 0;
-  for (const char c : header) sum += static_cast<unsigned char>(c);
-  octal(148, 7, sum);
-  header[155] = ' ';
-  return header;
-}
 
 // The tar stream of `entries` and its tar-split JSON lines, as tar-split's disassembler writes
 // them: the bytes before each entry's content (padding, header) as one segment, the entry as a
@@ -105,7 +53,8 @@ std::pair<std::string, std::string> tar_and_tar_split(const std::vector<TarEntry
     pending.clear();
   };
   for (const auto& entry : entries) {
-    const std::string header = tar_header(entry);
+    const std::string header = ustar_header(entry.name, entry.typeflag, entry.content.size(),
+                                            entry.typeflag == '5' ? 0755 : 0644, 1700000000, entry.link);
     tar += header;
     pending += header;
     flush_segment();
@@ -119,10 +68,7 @@ std::pair<std::string, std::string> tar_and_tar_split(const std::vector<TarEntry
       file["payload"] = nullptr;
     } else {
       file["size"] = entry.content.size();
-      std::string crc_bytes;
-      const std::uint64_t crc = crc64_iso(entry.content);
-      for (int shift = 56; shift >= 0; shift -= 8) crc_bytes += static_cast<char>(crc >> shift & 0xff);
-      file["payload"] = base64(crc_bytes);
+      file["payload"] = crc_payload(entry.content);
     }
     lines += json::serialize(file) + "\n";
     tar += entry.content;
@@ -141,23 +87,6 @@ void write_file(const fs::path& path, std::string_view content) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(content.data(), static_cast<std::streamsize>(content.size()));
   BOOST_TEST_REQUIRE(out.good());
-}
-
-void write_gzip(const fs::path& path, std::string_view text) {
-  gzFile file = gzopen(path.c_str(), "wb");
-  BOOST_TEST_REQUIRE(file != nullptr);
-  BOOST_TEST_REQUIRE(gzwrite(file, text.data(), static_cast<unsigned>(text.size())) > 0);
-  BOOST_TEST_REQUIRE(gzclose(file) == Z_OK);
-}
-
-bool running_as_root() { return ::geteuid() == 0; }
-
-void make_whiteout(const fs::path& path) {
-  BOOST_TEST_REQUIRE(::mknod(path.c_str(), S_IFCHR | 0, makedev(0, 0)) == 0);
-}
-
-void make_opaque(const fs::path& dir) {
-  BOOST_TEST_REQUIRE(::setxattr(dir.c_str(), "trusted.overlay.opaque", "y", 1, 0) == 0);
 }
 
 std::string pseudo_random(std::size_t size, unsigned seed) {
@@ -256,7 +185,7 @@ class TestLayer {
     }
   }
 
-  TempDir root_;
+  TempDir root_{"verify"};
   Layer layer_;
   std::string tar_;
 };
@@ -289,9 +218,9 @@ void flip_byte(const fs::path& path, std::streamoff offset) {
 BOOST_AUTO_TEST_SUITE(layer_verify)
 
 BOOST_AUTO_TEST_CASE(untouched_layer_rebuilds_its_tar) {
-  if (!running_as_root()) BOOST_TEST_MESSAGE("not root: the layer has no whiteout and no opaque dir");
+  if (!is_root()) BOOST_TEST_MESSAGE("not root: the layer has no whiteout and no opaque dir");
   for (const std::string prefix : {"", "./"}) {
-    const auto entries = standard_entries(prefix, running_as_root());
+    const auto entries = standard_entries(prefix, is_root());
     const TestLayer layer(entries);
     const auto verification = layer.verify();
     BOOST_TEST(verification.ok);
@@ -316,7 +245,7 @@ BOOST_AUTO_TEST_CASE(progress_reaches_the_layer_size) {
 }
 
 BOOST_AUTO_TEST_CASE(one_changed_byte_names_that_file) {
-  const TestLayer layer(standard_entries("", running_as_root()));
+  const TestLayer layer(standard_entries("", is_root()));
   flip_byte(layer.diff() / "data/big", 5 << 20);
   const auto verification = layer.verify();
   BOOST_TEST(!verification.ok);
@@ -391,7 +320,7 @@ BOOST_AUTO_TEST_CASE(a_changed_file_type_is_named) {
 
 BOOST_AUTO_TEST_CASE(a_symlink_in_the_path_is_not_followed) {
   const TestLayer layer(standard_entries("", false));
-  TempDir elsewhere;
+  TempDir elsewhere("verify");
   write_file(elsewhere.path() / "passwd", "root:x:0:0:root:/root:/bin/sh\n");
   fs::rename(layer.diff() / "etc", layer.root() / "etc-moved");
   fs::create_directory_symlink(elsewhere.path(), layer.diff() / "etc");
@@ -407,7 +336,7 @@ BOOST_AUTO_TEST_CASE(a_symlink_in_the_path_is_not_followed) {
 }
 
 BOOST_AUTO_TEST_CASE(whiteouts_and_opaque_dirs_stand_for_wh_entries) {
-  if (!running_as_root()) {
+  if (!is_root()) {
     BOOST_TEST_MESSAGE("skipped: needs root to mknod a whiteout and set trusted.overlay.opaque");
     return;
   }

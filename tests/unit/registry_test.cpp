@@ -3,6 +3,7 @@
 #include "fakes.hpp"
 #include "ovlmount/commands.hpp"
 #include "ovlmount/registry.hpp"
+#include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -15,20 +16,6 @@ using namespace ovlmount::test;
 namespace fs = std::filesystem;
 
 namespace {
-
-// A fresh temporary directory, removed with everything in it.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string pattern = (fs::temp_directory_path() / "ovlmount-unit-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string operator/(const std::string& name) const { return (path / name).string(); }
-};
 
 MountRecord sample_record(const std::string& target) {
   MountRecord record;
@@ -126,13 +113,13 @@ BOOST_AUTO_TEST_CASE(a_failed_mount_leaves_nothing_behind) {
   FakeMountTable table;
   std::ostringstream out;
   for (const bool writable : {false, true}) {
-    auto mounted = run_mount(fake.root, mount_args("app", dir / "target", "", "", writable), registry, mounter, table,
+    auto mounted = run_mount(fake_stores(fake), mount_args("app", dir / "target", "", "", writable), registry, mounter, table,
                              out, out);
     BOOST_TEST((mounted.error().code == ExitCode::mount_failed));
     BOOST_TEST(registry.load()->records.empty());
     BOOST_TEST(registry.scratch_dirs()->empty());
   }
-  BOOST_TEST(!run_mount(fake.root, mount_args("app", dir / "target", dir / "upper", dir / "work"), registry, mounter,
+  BOOST_TEST(!run_mount(fake_stores(fake), mount_args("app", dir / "target", dir / "upper", dir / "work"), registry, mounter,
                         table, out, out)
                   .has_value());
   BOOST_TEST(!fs::exists(dir / "upper"));
@@ -148,9 +135,9 @@ BOOST_AUTO_TEST_CASE(mount_records_then_umount_forgets) {
   FakeMounter mounter;
   FakeMountTable table;
   std::ostringstream out, err;
-  const std::string target = fs::canonical(dir.path / "target").string();
+  const std::string target = fs::canonical(dir.path() / "target").string();
 
-  BOOST_TEST_REQUIRE(run_mount(fake.root, mount_args("app", target, "", "", true), registry, mounter, table, out, err).has_value());
+  BOOST_TEST_REQUIRE(run_mount(fake_stores(fake), mount_args("app", target, "", "", true), registry, mounter, table, out, err).has_value());
   BOOST_TEST_REQUIRE(mounter.mounted.size() == 1u);
   BOOST_TEST(!mounter.mounted[0].read_only());
   auto record = registry.find(target);
@@ -158,7 +145,7 @@ BOOST_AUTO_TEST_CASE(mount_records_then_umount_forgets) {
   BOOST_TEST(fs::is_directory((**record).scratch + "/upper"));
   table.add_ovlmount(target);
 
-  auto again = run_mount(fake.root, mount_args("app", target), registry, mounter, table, out, err);
+  auto again = run_mount(fake_stores(fake), mount_args("app", target), registry, mounter, table, out, err);
   BOOST_TEST(!again.has_value());
 
   BOOST_TEST(run_umount({target, false, false, false}, registry, mounter, table, out, err).has_value());
@@ -195,7 +182,7 @@ BOOST_AUTO_TEST_CASE(cleanup_forgets_gone_mounts_and_orphan_scratch) {
   std::ostringstream json;
   BOOST_TEST(run_list(true, registry, table, json, err).has_value());
   BOOST_TEST(json.str().find(R"("state":"mounted")") != std::string::npos);
-  BOOST_TEST(file_count(dir.path) > 0u);
+  BOOST_TEST(file_count(dir.path()) > 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

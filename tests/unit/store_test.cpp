@@ -12,9 +12,7 @@ using namespace ovlmount::test;
 namespace {
 
 Result<Stack> resolve(const FakeDockerStore& fake, const std::string& reference) {
-  auto store = DockerStore::open(fake.root);
-  BOOST_TEST_REQUIRE(store.has_value());
-  return resolve_image(*store, reference);
+  return resolve_image(open_fake_store(fake), reference);
 }
 
 ExitCode error_code(const Result<Stack>& result) {

@@ -4,6 +4,8 @@
 // The CRC64 is pinned to the CRC-64/GO-ISO check value, as tar-split computes it.
 #include "ovlmount/digest.hpp"
 #include "ovlmount/tar_split.hpp"
+#include "tar_split_lines.hpp"
+#include "temp_dir.hpp"
 
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
@@ -17,54 +19,10 @@
 #include <random>
 
 using namespace ovlmount;
+using namespace ovlmount::test;
 namespace json = boost::json;
 
 namespace {
-
-// A directory under /tmp, removed with its content at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "ovlmount-tar-split-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
-
-std::string base64(std::string_view bytes) {
-  static constexpr std::string_view alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (std::size_t i = 0; i < bytes.size(); i += 3) {
-    const std::size_t n = std::min<std::size_t>(3, bytes.size() - i);
-    std::uint32_t bits = 0;
-    for (std::size_t j = 0; j < 3; ++j)
-      bits = bits << 8 | (j < n ? static_cast<unsigned char>(bytes[i + j]) : 0u);
-    for (std::size_t j = 0; j < 4; ++j) out += j <= n ? alphabet[bits >> (18 - 6 * j) & 0x3f] : '=';
-  }
-  return out;
-}
-
-std::string crc_payload(std::string_view content) {
-  const std::uint64_t crc = crc64_iso(content);
-  std::string bytes;
-  for (int shift = 56; shift >= 0; shift -= 8) bytes += static_cast<char>(crc >> shift & 0xff);
-  return base64(bytes);
-}
-
-// Writes `text` as one gzip member to `path` (appending a new member when `append`).
-void write_gzip(const std::filesystem::path& path, std::string_view text, bool append = false) {
-  gzFile file = gzopen(path.c_str(), append ? "ab" : "wb");
-  BOOST_TEST_REQUIRE(file != nullptr);
-  if (!text.empty()) BOOST_TEST_REQUIRE(gzwrite(file, text.data(), static_cast<unsigned>(text.size())) > 0);
-  BOOST_TEST_REQUIRE(gzclose(file) == Z_OK);
-}
 
 void write_raw(const std::filesystem::path& path, std::string_view bytes, bool append = false) {
   std::ofstream out(path, append ? std::ios::binary | std::ios::app : std::ios::binary | std::ios::trunc);
@@ -114,34 +72,9 @@ ReadResult read_all(const std::filesystem::path& dir, const std::string& name) {
 
 // The error reading a tar-split whose JSON text is `text`.
 std::optional<Error> error_reading(std::string_view text) {
-  TempDir dir;
+  TempDir dir("tar-split");
   write_gzip(dir.path() / "t.json.gz", text);
   return read_all(dir.path(), "t.json.gz").error;
-}
-
-// A ustar header for a regular file `name` of `size` bytes, with a valid checksum.
-std::string tar_header(std::string_view name, std::size_t size, char typeflag) {
-  std::string header(512, '\0');
-  header.replace(0, name.size(), name);
-  const auto octal = [&](std::size_t offset, std::size_t width, std::uint64_t value) {
-    std::string digits(width - 1, '0');
-    for (std::size_t i = width - 1; i-- > 0; value /= 8) digits[i] = static_cast<char>('0' + value % 8);
-    header.replace(offset, width - 1, digits);
-  };
-  octal(100, 8, 0644);
-  octal(108, 8, 0);
-  octal(116, 8, 0);
-  octal(124, 12, size);
-  octal(136, 12, 0);
-  header[156] = typeflag;
-  header.replace(257, 6, std::string("ustar\0", 6));
-  header.replace(263, 2, "00");
-  header.replace(148, 8, "        ");
-  unsigned sum = 0;
-  for (const char c : header) sum += static_cast<unsigned char>(c);
-  octal(148, 7, sum);
-  header[155] = ' ';
-  return header;
 }
 
 bool is_corrupt_naming(const std::optional<Error>& error, std::string_view text) {
@@ -194,8 +127,8 @@ BOOST_AUTO_TEST_CASE(names_are_normalized_as_docker_unpacks_them) {
 }
 
 BOOST_AUTO_TEST_CASE(reads_every_field_form_go_writes) {
-  TempDir dir;
-  const std::string header = tar_header("etc/passwd", 5, '0');
+  TempDir dir("tar-split");
+  const std::string header = ustar_header("etc/passwd", '0', 5);
   const std::string big_segment(300 * 1024, 'x');
   std::string text = segment_line(header, 0);
   text += file_line("etc/passwd", "hello", 1);
@@ -234,7 +167,7 @@ BOOST_AUTO_TEST_CASE(reads_every_field_form_go_writes) {
 }
 
 BOOST_AUTO_TEST_CASE(concatenated_gzip_members_are_one_stream) {
-  TempDir dir;
+  TempDir dir("tar-split");
   write_gzip(dir.path() / "t.json.gz", segment_line("abc", 0));
   write_gzip(dir.path() / "t.json.gz", file_line("a", "", 1), true);
   const auto result = read_all(dir.path(), "t.json.gz");
@@ -245,7 +178,7 @@ BOOST_AUTO_TEST_CASE(concatenated_gzip_members_are_one_stream) {
 }
 
 BOOST_AUTO_TEST_CASE(missing_file_is_not_found_naming_it) {
-  TempDir dir;
+  TempDir dir("tar-split");
   const auto result = read_all(dir.path(), "none.json.gz");
   BOOST_TEST_REQUIRE(result.error.has_value());
   BOOST_TEST((result.error->code == ExitCode::not_found));
@@ -253,7 +186,7 @@ BOOST_AUTO_TEST_CASE(missing_file_is_not_found_naming_it) {
 }
 
 BOOST_AUTO_TEST_CASE(bad_gzip_is_corrupt) {
-  TempDir dir;
+  TempDir dir("tar-split");
   write_raw(dir.path() / "t.json.gz", "this is not gzip at all");
   BOOST_TEST(is_corrupt_naming(read_all(dir.path(), "t.json.gz").error, "gzip"));
 

@@ -3,44 +3,27 @@
 // (whiteouts as 0/0 character devices and opaque dirs as trusted.overlay.opaque=y, which need
 // root; those cases are skipped otherwise) and asks about one path.
 #include "ovlmount/which.hpp"
+#include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
 
-#include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
-#include <sys/xattr.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 
 using namespace ovlmount;
+using namespace ovlmount::test;
 namespace fs = std::filesystem;
 namespace utf = boost::unit_test;
 
 namespace {
 
-boost::test_tools::assertion_result running_as_root(utf::test_unit_id) {
-  boost::test_tools::assertion_result result(::geteuid() == 0);
-  result.message() << "skipped: whiteouts (mknod) and trusted.* xattrs need root";
-  return result;
-}
-
 // Three layer dirs "top", "mid", "base" (top first) under /tmp, removed at the end.
 class Layers {
  public:
-  Layers() {
-    std::string pattern = (fs::temp_directory_path() / "ovlmount-which-XXXXXX").string();
-    if (!::mkdtemp(pattern.data())) throw std::runtime_error("mkdtemp failed");
-    root_ = pattern;
+  Layers() : dir_("which"), root_(dir_.path()) {
     for (const char* layer : {"top", "mid", "base"}) fs::create_directory(root_ / layer);
-  }
-  Layers(const Layers&) = delete;
-  Layers& operator=(const Layers&) = delete;
-  ~Layers() {
-    std::error_code ignored;
-    fs::remove_all(root_, ignored);
   }
 
   void file(const std::string& relative) {
@@ -52,13 +35,10 @@ class Layers {
     fs::create_directories((root_ / relative).parent_path());
     fs::create_symlink(target, root_ / relative);
   }
-  void whiteout(const std::string& relative) {
-    fs::create_directories((root_ / relative).parent_path());
-    BOOST_TEST_REQUIRE(::mknod((root_ / relative).c_str(), S_IFCHR, makedev(0, 0)) == 0);
-  }
+  void whiteout(const std::string& relative) { make_whiteout(root_ / relative); }
   void opaque(const std::string& relative) {
     dir(relative);
-    BOOST_TEST_REQUIRE(::setxattr((root_ / relative).c_str(), "trusted.overlay.opaque", "y", 1, 0) == 0);
+    make_opaque(root_ / relative);
   }
 
   Result<WhichAnswer> which(std::string_view path,
@@ -69,6 +49,7 @@ class Layers {
   }
 
  private:
+  TempDir dir_;
   fs::path root_;
 };
 

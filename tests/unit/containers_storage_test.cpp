@@ -1,0 +1,251 @@
+// Why: a containers-storage graph root (podman, CRI-O, buildah) must resolve to exactly the
+// layers podman itself stacks, by the names podman stores, and every way a crafted catalogue
+// could point ovlmount elsewhere (a bad ID, a parent loop, a layer that is not the config's)
+// must be refused as a corrupt store naming the file.
+#include "fakes.hpp"
+#include "ovlmount/containers_storage.hpp"
+#include "ovlmount/resolver.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+using namespace ovlmount;
+using namespace ovlmount::test;
+
+namespace {
+
+Result<Stack> resolve(const FakeContainersStorage& fake, const std::string& reference) {
+  return resolve_image(open_fake_storage(fake), reference);
+}
+
+Error error_of(const Result<Stack>& result) {
+  BOOST_TEST_REQUIRE(!result.has_value());
+  return result.error();
+}
+
+bool mentions(const Error& error, const std::string& text) {
+  return error.object.find(text) != std::string::npos || error.problem.find(text) != std::string::npos;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(containers_storage)
+
+BOOST_AUTO_TEST_CASE(big_data_names_follow_containers_storage) {
+  BOOST_TEST(big_data_file_name("manifest") == "manifest");
+  BOOST_TEST(big_data_file_name("sha256:46af66ecdb1badd1b13e168b81a87b7d9cf0944777c8b743030e56f315ce7e48") ==
+             "=c2hhMjU2OjQ2YWY2NmVjZGIxYmFkZDFiMTNlMTY4YjgxYTg3YjdkOWNmMDk0NDc3N2M4Yjc0MzAzMGU1NmYzMTVjZTdlNDg=");
+  BOOST_TEST(big_data_file_name("ab") == "ab");
+  BOOST_TEST(big_data_file_name("A") == "=QQ==");
+  BOOST_TEST(big_data_file_name("Ab") == "=QWI=");
+}
+
+BOOST_AUTO_TEST_CASE(resolves_podman_names_ids_and_prefixes_to_the_layer_chain) {
+  FakeContainersStorage fake;
+  const std::vector<std::string> diffs = {diff_id("base"), diff_id("middle"), diff_id("middle")};
+  const std::string id = fake.add_image(diffs, {"localhost/app:latest", "registry.local:5000/team/app:v1",
+                                                "docker.io/library/nginx:1.25"});
+  const std::string manifest = fake.image(id).digest;
+  for (const std::string& reference :
+       std::vector<std::string>{"app", "app:latest", "localhost/app", "registry.local:5000/team/app:v1", "nginx:1.25",
+                                "docker.io/library/nginx:1.25", "nginx@" + manifest, id, "sha256:" + id,
+                                id.substr(0, 10)}) {
+    auto image = resolve(fake, reference);
+    BOOST_TEST_REQUIRE(image.has_value(), reference << ": " << image.error().message());
+    BOOST_TEST(image->image_id == "sha256:" + id);
+    BOOST_TEST(image->created == "2026-01-02T03:04:05Z");
+    BOOST_TEST_REQUIRE(image->layers.size() == 3u);
+    const auto chain = chain_ids(diffs);
+    std::string parent;
+    for (size_t i = 0; i < 3; ++i) {
+      const Layer& layer = image->layers[i];
+      const std::string layer_id = parent.empty() ? diffs[i].substr(7) : sha256_hex(parent + "+" + diffs[i]);
+      BOOST_TEST(layer.diff_id == diffs[i]);
+      BOOST_TEST(layer.chain_id == chain[i]);
+      BOOST_TEST(layer.cache_id == layer_id);
+      BOOST_TEST(layer.dir == "overlay/" + layer_id + "/diff");
+      BOOST_TEST(layer.tar_split == "overlay-layers/" + layer_id + ".tar-split.gz");
+      BOOST_TEST(layer.size == 1024);
+      BOOST_TEST((layer.role == LayerRole::image));
+      parent = layer_id;
+    }
+  }
+  BOOST_TEST((error_of(resolve(fake, "nginx")).code == ExitCode::not_found));
+  BOOST_TEST((error_of(resolve(fake, "other/app")).code == ExitCode::not_found));
+  BOOST_TEST((error_of(resolve(fake, "localhost/nginx:1.25")).code == ExitCode::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(references_are_names_and_repository_digests) {
+  FakeContainersStorage fake;
+  const std::string id = fake.add_image({diff_id("a")}, {"localhost/app:latest", "localhost/app:v2"});
+  const std::string untagged = fake.add_image({diff_id("b")});
+  auto store = open_fake_storage(fake);
+  auto references = store.references();
+  BOOST_TEST_REQUIRE(references.has_value());
+  BOOST_TEST(references->at(id) == (std::vector<std::string>{"localhost/app:latest", "localhost/app:v2",
+                                                             "localhost/app@" + fake.image(id).digest}));
+  BOOST_TEST(!references->contains(untagged));
+  auto ids = store.image_ids();
+  BOOST_TEST_REQUIRE(ids.has_value());
+  BOOST_TEST(ids->size() == 2u);
+  BOOST_TEST(*store.has_image(id));
+  BOOST_TEST(!*store.has_image(std::string(64, 'e')));
+  BOOST_TEST(!*store.has_image("../x"));
+}
+
+BOOST_AUTO_TEST_CASE(a_container_stacks_its_writable_layer_without_an_init_layer) {
+  FakeContainersStorage fake;
+  const std::vector<std::string> diffs = {diff_id("a"), diff_id("b")};
+  const std::string image = fake.add_image(diffs, {"localhost/app:latest"});
+  const std::string id = fake.add_container("web", image);
+  auto store = open_fake_storage(fake);
+  auto container = store.container(id);
+  BOOST_TEST_REQUIRE(container.has_value());
+  BOOST_TEST(container->name == "web");
+  BOOST_TEST(container->image_id == "sha256:" + image);
+  BOOST_TEST(container->image_name == "localhost/app:latest");
+  BOOST_TEST(container->state == "unknown");
+  BOOST_TEST(container->mounts.empty());
+  auto own = store.container_layers(id);
+  BOOST_TEST_REQUIRE(own.has_value());
+  BOOST_TEST(!own->init.has_value());
+  BOOST_TEST(own->parent_chain_id == chain_ids(diffs).back());
+
+  for (const std::string& reference : {std::string("web"), std::string("/web"), id, id.substr(0, 8)}) {
+    auto stack = resolve_container(store, reference);
+    BOOST_TEST_REQUIRE(stack.has_value(), reference << ": " << stack.error().message());
+    BOOST_TEST_REQUIRE(stack->layers.size() == 3u);
+    BOOST_TEST((stack->layers[2].role == LayerRole::writable));
+    BOOST_TEST(stack->layers[2].dir == "overlay/" + sha256_hex("layer web") + "/diff");
+    BOOST_TEST(stack->layers[2].cache_id == own->mount_id);
+    BOOST_TEST(stack->layers[2].tar_split.empty());
+    BOOST_TEST((stack->layers[1].role == LayerRole::image));
+  }
+  BOOST_TEST(resolve_any(store, "web")->is_container());
+  BOOST_TEST(!resolve_any(store, "app")->is_container());
+}
+
+BOOST_AUTO_TEST_CASE(a_container_on_another_layer_is_corrupt) {
+  FakeContainersStorage fake;
+  const std::string image = fake.add_image({diff_id("a"), diff_id("b")});
+  const std::string other = fake.add_image({diff_id("c")});
+  const std::string id = fake.add_container("web", image);
+  fake.layer(fake.containers[0].layer).parent = fake.image(other).top_layer;
+  fake.write();
+  auto store = open_fake_storage(fake);
+  BOOST_TEST((store.container_layers(id).error().code == ExitCode::corrupt));
+  BOOST_TEST((error_of(resolve_container(store, "web")).code == ExitCode::corrupt));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_catalogues_are_corrupt_and_name_the_file) {
+  FakeContainersStorage fake;
+  const std::string id = fake.add_image({diff_id("a"), diff_id("b")}, {"localhost/app:latest"});
+  BOOST_TEST_REQUIRE(resolve(fake, "app").has_value());
+
+  fake.root.add_file("overlay-images/images.json", R"({"id":"x"})");
+  auto wrong_type = error_of(resolve(fake, "app"));
+  BOOST_TEST((wrong_type.code == ExitCode::corrupt));
+  BOOST_TEST(wrong_type.object == "/fake/graphroot/overlay-images/images.json");
+  fake.root.add_file("overlay-images/images.json", "[{");
+  BOOST_TEST((error_of(resolve(fake, "app")).code == ExitCode::corrupt));
+  fake.root.add_file("overlay-images/images.json", R"([{"id":"../../etc","names":["localhost/app:latest"]}])");
+  BOOST_TEST(mentions(error_of(resolve(fake, "app")), "is not 64 lowercase hex"));
+  fake.root.add_file("overlay-images/images.json", R"([{"id":")" + id + R"(","names":"localhost/app:latest"}])");
+  BOOST_TEST((error_of(resolve(fake, "app")).code == ExitCode::corrupt));
+  fake.write();
+
+  fake.image(id).top_layer = "../x";
+  fake.write();
+  BOOST_TEST((error_of(resolve(fake, "app")).code == ExitCode::corrupt));
+  fake = FakeContainersStorage();
+  fake.add_image({diff_id("a"), diff_id("b")}, {"localhost/app:latest"});
+  fake.layers[0].id = "../x";
+  fake.write();
+  auto bad_layer = error_of(resolve(fake, "app"));
+  BOOST_TEST((bad_layer.code == ExitCode::corrupt));
+  BOOST_TEST(bad_layer.object == "/fake/graphroot/overlay-layers/layers.json");
+  fake.root.add_file("overlay-layers/layers.json", "{}");
+  BOOST_TEST((error_of(resolve(fake, "app")).code == ExitCode::corrupt));
+}
+
+BOOST_AUTO_TEST_CASE(a_layer_chain_that_is_not_the_configs_is_corrupt) {
+  FakeContainersStorage fake;
+  const std::vector<std::string> diffs = {diff_id("a"), diff_id("b"), diff_id("c")};
+  const std::string id = fake.add_image(diffs);
+  auto& base = fake.layers[0];
+  auto& top = fake.layers[2];
+
+  top.diff_digest = diff_id("other");
+  fake.write();
+  auto mismatch = error_of(resolve(fake, id));
+  BOOST_TEST((mismatch.code == ExitCode::corrupt));
+  BOOST_TEST(mismatch.problem.find("diff-digest") != std::string::npos);
+  top.diff_digest = diffs[2];
+
+  base.parent = top.id;
+  fake.write();
+  auto loop = error_of(resolve(fake, id));
+  BOOST_TEST((loop.code == ExitCode::corrupt));
+  BOOST_TEST(loop.problem.find("loop") != std::string::npos);
+  base.parent.clear();
+
+  fake.layers[1].parent.clear();
+  fake.write();
+  BOOST_TEST(mentions(error_of(resolve(fake, id)), "diff_ids"));
+  fake.layers[1].parent = base.id;
+  fake.layers[1].diff_digest = "sha256:short";
+  fake.write();
+  BOOST_TEST((error_of(resolve(fake, id)).code == ExitCode::corrupt));
+  fake.layers[1].diff_digest = diffs[1];
+  fake.write();
+  BOOST_TEST_REQUIRE(resolve(fake, id).has_value());
+
+  fake.root.remove("overlay/" + top.id + "/diff");
+  BOOST_TEST((error_of(resolve(fake, id)).code == ExitCode::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(a_chain_deeper_than_overlayfs_stacks_is_corrupt) {
+  FakeContainersStorage fake;
+  const std::string id = fake.add_image({diff_id("a")});
+  std::string parent = fake.image(id).top_layer;
+  for (int i = 0; i < 501; ++i) {
+    const std::string layer = sha256_hex("deep " + std::to_string(i));
+    fake.layers.push_back({layer, parent, diff_id("deep " + std::to_string(i))});
+    parent = layer;
+  }
+  fake.image(id).top_layer = parent;
+  fake.write();
+  auto deep = error_of(resolve(fake, id));
+  BOOST_TEST((deep.code == ExitCode::corrupt));
+  BOOST_TEST(deep.problem.find("deeper than 500") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_tampered_config_is_corrupt) {
+  FakeContainersStorage fake;
+  const std::string id = fake.add_image({diff_id("a")});
+  fake.root.add_file("overlay-images/" + id + "/" + big_data_file_name("sha256:" + id),
+                     R"({"rootfs":{"type":"layers","diff_ids":[]}})");
+  auto tampered = error_of(resolve(fake, id));
+  BOOST_TEST((tampered.code == ExitCode::corrupt));
+  BOOST_TEST(tampered.problem.find("digest mismatch") != std::string::npos);
+  fake.root.remove("overlay-images/" + id + "/" + big_data_file_name("sha256:" + id));
+  BOOST_TEST((error_of(resolve(fake, id)).code == ExitCode::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(a_root_that_is_no_graph_root_is_not_found) {
+  FakeRootDir empty("/somewhere");
+  auto missing = ContainersStorage::open(empty);
+  BOOST_TEST_REQUIRE(!missing.has_value());
+  BOOST_TEST((missing.error().code == ExitCode::not_found));
+  BOOST_TEST(missing.error().object == "/somewhere");
+  FakeRootDir vfs;
+  vfs.add_dir("vfs-images");
+  vfs.add_dir("vfs-layers");
+  BOOST_TEST(ContainersStorage::open(vfs).error().problem.find("vfs") != std::string::npos);
+  FakeContainersStorage fresh;
+  fresh.root.remove("overlay-images/images.json");
+  auto store = open_fake_storage(fresh);
+  BOOST_TEST(store.image_ids()->empty());
+  BOOST_TEST(store.container_ids()->empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
