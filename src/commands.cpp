@@ -263,6 +263,7 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
   }
 
   MountPlan plan = plan_mount(*image, data_root.path(), request);
+  plan.store = resolved->store->label;
   plan.binds = plan_binds(*image, plan, args, data_root, err);
   MountRecord record = make_record(plan, scratch);
   if (auto saved = registry.save(record); !saved) return saved.error();

@@ -107,6 +107,7 @@ MountRecord make_record(const MountPlan& plan, const std::string& scratch) {
   record.reference = plan.reference;
   record.image_id = plan.image_id;
   record.container_id = plan.container_id;
+  record.store = plan.store.empty() ? "docker" : plan.store;
   record.data_root = plan.data_root;
   record.lowerdir = plan.lower_paths();
   record.upper = plan.upper;
@@ -127,6 +128,7 @@ json::object record_to_json(const MountRecord& record) {
           {"reference", record.reference},
           {"image_id", record.image_id},
           {"container_id", string_or_null(record.container_id)},
+          {"store", record.store},
           {"data_root", record.data_root},
           {"lowerdir", std::move(lowerdir)},
           {"upper", string_or_null(record.upper)},
@@ -154,7 +156,7 @@ Result<MountRecord> record_from_json(const std::string& text, const std::string&
   }
   const std::pair<std::string_view, std::string*> optional_strings[] = {
       {"upper", &record.upper}, {"work", &record.work}, {"scratch", &record.scratch},
-      {"container_id", &record.container_id}};
+      {"container_id", &record.container_id}, {"store", &record.store}};
   for (const auto& [key, field] : optional_strings) {
     auto value = member_string(*top, key, true, object);
     if (!value) return value.error();
@@ -181,6 +183,7 @@ Result<MountRecord> record_from_json(const std::string& text, const std::string&
   }
   if (record.source == SourceKind::container && !is_hex64(record.container_id))
     return corrupt(object, "record container_id is not 64 hex");
+  if (record.store.empty()) record.store = "docker";
   if (record.target.empty() || record.target.front() != '/')
     return corrupt(object, "record target is not an absolute path");
   if (!is_sha256_digest(record.image_id)) return corrupt(object, "record image_id is not sha256:<64 hex>");

@@ -42,6 +42,7 @@ struct MountPlan {
   std::string reference;
   std::string image_id;
   std::string container_id;             // 64 hex when kind is container
+  std::string store;                    // the label of the store it comes from ("docker", ...)
   std::string data_root;                // absolute
   std::string target;                   // absolute
   std::vector<std::string> layer_dirs;  // relative to data_root, top layer first

@@ -25,6 +25,7 @@ struct MountRecord {
   std::string reference;
   std::string image_id;
   std::string container_id;           // 64 hex for a container mount, else empty
+  std::string store;                  // the store it came from ("docker", "containers-storage"...)
   std::string data_root;
   std::vector<std::string> lowerdir;  // absolute layer paths, top first
   std::string upper;                  // empty when read-only
