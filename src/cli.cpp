@@ -47,6 +47,8 @@ po::options_description all_options() {
   options.add_options()
       ("data-root", po::value<std::string>()->value_name("DIR"), "")
       ("storage-root", po::value<std::string>()->value_name("DIR"), "")
+      ("containerd-root", po::value<std::string>()->value_name("DIR"), "")
+      ("namespace", po::value<std::string>()->value_name("NS"), "")
       ("host-root", po::value<std::string>()->value_name("DIR"), "")
       ("store", po::value<std::string>()->value_name("KIND"), "")
       ("state-dir", po::value<std::string>()->value_name("DIR"), "")
@@ -127,13 +129,21 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
   if (values.count("data-root")) invocation.stores.data_root = values["data-root"].as<std::string>();
   if (values.count("storage-root")) invocation.stores.storage_root = values["storage-root"].as<std::string>();
   if (values.count("host-root")) invocation.stores.host_root = values["host-root"].as<std::string>();
+  if (values.count("containerd-root"))
+    invocation.stores.containerd_root = values["containerd-root"].as<std::string>();
+  if (values.count("namespace")) invocation.stores.containerd_namespace = values["namespace"].as<std::string>();
   if (values.count("store")) {
     invocation.stores.only = values["store"].as<std::string>();
-    if (invocation.stores.only != "docker" && invocation.stores.only != "containers-storage")
-      return usage_error("--store", "\"" + invocation.stores.only + "\" is not a store kind (docker, containers-storage)");
+    if (invocation.stores.only != "docker" && invocation.stores.only != "containers-storage" &&
+        invocation.stores.only != "containerd")
+      return usage_error("--store",
+                         "\"" + invocation.stores.only + "\" is not a store kind (docker, containers-storage, containerd)");
   }
-  if ((!invocation.stores.data_root.empty() || !invocation.stores.storage_root.empty()) && values.count("host-root"))
-    return usage_error("--host-root", "not used with --data-root or --storage-root (which name the stores themselves)");
+  if ((!invocation.stores.data_root.empty() || !invocation.stores.storage_root.empty() ||
+       !invocation.stores.containerd_root.empty()) &&
+      values.count("host-root"))
+    return usage_error("--host-root",
+                       "not used with --data-root, --storage-root or --containerd-root (which name the stores themselves)");
   invocation.state_dir =
       absolute_state_dir(values.count("state-dir") ? values["state-dir"].as<std::string>() : default_state_dir);
   invocation.json = values.count("json") > 0;
@@ -282,7 +292,9 @@ Options:
   --data-root DIR  a Docker data root: search only the stores given with --data-root and
                    --storage-root
   --storage-root DIR  a containers-storage graph root (podman, CRI-O, buildah)
-  --store KIND     search only stores of KIND: docker or containers-storage
+  --containerd-root DIR  a containerd root (every namespace of it, or --namespace)
+  --namespace NS   search only containerd namespace NS (k8s.io, moby, default, ...)
+  --store KIND     search only stores of KIND: docker, containers-storage or containerd
   --state-dir DIR  where mount records and scratch dirs are kept (default /run/ovlmount)
   --upper DIR      mount, container: writable, changes go to DIR (created if missing; with --work)
   --work DIR       mount, container: overlay work dir, empty, on the same filesystem as --upper

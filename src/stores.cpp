@@ -4,6 +4,7 @@
 #include "ovlmount/stores.hpp"
 
 #include "ovlmount/config.hpp"
+#include "ovlmount/containerd_store.hpp"
 #include "ovlmount/containers_storage.hpp"
 #include "ovlmount/docker_store.hpp"
 
@@ -66,6 +67,36 @@ Result<void> add_found(Stores& stores, const BeneathRoot& host, const std::strin
   return {};
 }
 
+// Adds one store per containerd namespace of `root` (only `wanted` when set); a root without
+// containerd metadata adds nothing and says why in `skipped`.
+Result<void> add_containerd(Stores& stores, std::unique_ptr<BeneathRoot> root, const std::string& wanted,
+                            std::vector<Error>& skipped) {
+  auto namespaces = ContainerdStore::namespaces(*root);
+  if (!namespaces) {
+    if (namespaces.error().code != ExitCode::not_found) return namespaces.error();
+    skipped.push_back(namespaces.error());
+    return {};
+  }
+  const RootDir* shared_root = root.get();
+  bool root_given_away = false;
+  for (const std::string& ns : *namespaces) {
+    if (!wanted.empty() && ns != wanted) continue;
+    auto store = ContainerdStore::open(*shared_root, ns);
+    if (!store) return store.error();
+    stores.add("containerd/" + ns, *shared_root, std::make_unique<ContainerdStore>(std::move(*store)),
+               root_given_away ? nullptr : std::move(root));
+    root_given_away = true;
+  }
+  return {};
+}
+
+Result<std::string> configured_containerd_root(const BeneathRoot& host) {
+  auto text = host.read_system_file(containerd_config_path, max_config_size);
+  if (!text) return text.error();
+  if (!*text) return std::string(default_containerd_root);
+  return parse_containerd_config(**text, host.absolute(containerd_config_path));
+}
+
 Result<std::string> configured_docker_root(const BeneathRoot& host) {
   auto text = host.read_system_file(daemon_json_path, max_config_size);
   if (!text) return text.error();
@@ -121,19 +152,30 @@ Result<Resolved> Stores::resolve(std::string_view reference, Lookup lookup) cons
 
 Result<Stores> find_stores(const StoreOptions& options) {
   Stores stores;
-  const bool explicit_roots = !options.data_root.empty() || !options.storage_root.empty();
+  const bool explicit_roots =
+      !options.data_root.empty() || !options.storage_root.empty() || !options.containerd_root.empty();
   const bool want_docker = options.only.empty() || options.only == "docker";
   const bool want_storage = options.only.empty() || options.only == "containers-storage";
+  const bool want_containerd = options.only.empty() || options.only == "containerd";
+  std::vector<Error> skipped;
   if (explicit_roots) {
     if (!options.data_root.empty() && want_docker)
       if (auto added = add_explicit(stores, "docker", options.data_root, open_docker); !added) return added.error();
     if (!options.storage_root.empty() && want_storage)
       if (auto added = add_explicit(stores, "containers-storage", options.storage_root, open_containers_storage); !added)
         return added.error();
+    if (!options.containerd_root.empty() && want_containerd) {
+      auto root = BeneathRoot::open(options.containerd_root);
+      if (!root) return root.error();
+      if (auto added = add_containerd(stores, std::make_unique<BeneathRoot>(std::move(*root)),
+                                      options.containerd_namespace, skipped);
+          !added)
+        return added.error();
+      if (stores.entries().empty() && !skipped.empty()) return skipped.front();
+    }
   } else {
     auto host = BeneathRoot::open(options.host_root);
     if (!host) return host.error();
-    std::vector<Error> skipped;
     if (want_docker) {
       auto path = configured_docker_root(*host);
       if (!path) return path.error();
@@ -144,6 +186,19 @@ Result<Stores> find_stores(const StoreOptions& options) {
       if (!path) return path.error();
       if (auto added = add_found(stores, *host, "containers-storage", *path, open_containers_storage, skipped); !added)
         return added.error();
+    }
+    if (want_containerd) {
+      auto path = configured_containerd_root(*host);
+      if (!path) return path.error();
+      auto root = host->open_system_dir(path->substr(std::min(path->find_first_not_of('/'), path->size())));
+      if (root) {
+        if (auto added = add_containerd(stores, std::make_unique<BeneathRoot>(std::move(*root)),
+                                        options.containerd_namespace, skipped);
+            !added)
+          return added.error();
+      } else if (root.error().code != ExitCode::not_found) {
+        return root.error();
+      }
     }
     if (stores.entries().empty()) {
       const auto explained = std::find_if(skipped.begin(), skipped.end(),

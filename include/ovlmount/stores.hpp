@@ -23,7 +23,9 @@ struct StoreOptions {
   std::string host_root = "/";  // the root of the system whose stores are read
   std::string data_root;        // explicit Docker data root
   std::string storage_root;     // explicit containers-storage graph root
-  std::string only;             // "", "docker" or "containers-storage": search only that kind
+  std::string containerd_root;  // explicit containerd root
+  std::string only;             // "", "docker", "containers-storage" or "containerd": only that kind
+  std::string containerd_namespace;  // only this containerd namespace ("": all)
 };
 
 // Which kinds of object a reference may name.
@@ -31,7 +33,7 @@ enum class Lookup { image, container, any };
 
 // One opened store.
 struct StoreEntry {
-  std::string label;                  // "docker", "containers-storage"
+  std::string label;                  // "docker", "containers-storage", "containerd/<namespace>"
   const RootDir* root = nullptr;      // the store's files
   std::unique_ptr<ImageStore> store;  // reads beneath *root
   std::unique_ptr<RootDir> owned_root;
