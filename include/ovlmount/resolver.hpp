@@ -1,7 +1,8 @@
 // Why: turns what a user typed into the exact, verified stack of layer directories Docker
 // would use, following Docker's own lookup orders. An image: a full image ID, then a name in
 // the reference store, then a unique ID prefix. A container: a full ID, then a name, then a
-// unique ID prefix; its stack is its image's layers with the init and writable layers on top,
+// unique ID prefix; its stack is its image's layers with its init layer (where the store has
+// one) and its writable layer on top,
 // and the image's top chainID must be the one the container was created on.
 #pragma once
 

@@ -1,0 +1,498 @@
+#!/bin/bash
+# Builds a REAL data root of Docker with the containerd image store (DESIGN.md 7.3), offline
+# and cached, plus Docker's and containerd's own answers about it (the oracles), for ovlmount's
+# tests of that store. Nothing here reads the store itself: ovlmount's reader is checked against
+# these files later.
+#
+# How (DESIGN.md 7.3): debootstrap Debian 13 (minbase, from the Debian mirror apt already uses),
+# install docker.io, docker-cli, containerd, runc and tini in it (chroot apt-get, services kept
+# from starting by a policy-rc.d), `docker import` it into the private test dockerd
+# ($DOCKER_HOST) and `docker run -d` it with the flags DESIGN.md lists (`--privileged` is refused
+# on our machines), PID 1 `tini -- sleep infinity`, with HOST directories as its
+# /var/lib/docker and /var/lib/containerd and one for its API socket and logs (/d29). Inside it
+# a dockerd 26 with `{"features":{"containerd-snapshotter":true}}` gets the outer test images
+# (`docker save | docker load`), a changed container, a classic-builder image and a created
+# container of every image; the oracles are written with `docker exec`. Then the inner daemons
+# are stopped cleanly, the outer container removed (and the imported image), and the trees
+# stay as plain host directories (with their trusted.overlay.* xattrs and whiteouts).
+#
+#   store.sh DIR          with DOCKER_HOST=unix://.../sock of a private dockerd
+#   store.sh [--test-env] the CTest fixture: DOCKER_HOST=$OVLMOUNT_TEST_DOCKER_HOST and
+#                         DIR=${OVLMOUNT_TEST_DOCKER29_DIR:-$(dirname $OVLMOUNT_TEST_DATA_ROOT)/docker29}
+#
+# Two variants, each DIR/variant-X/ with
+#   docker/        the inner /var/lib/docker (its data root)
+#   containerd/    the inner /var/lib/containerd
+#   daemon/        daemon.json, dockerd.log (and containerd.log); docker.sock while it ran
+#   oracle/        see below
+#   variant a: dockerd starts its own containerd: containerd root docker/containerd/daemon
+#              (images in namespace moby, snapshots in
+#              docker/containerd/daemon/io.containerd.snapshotter.v1.overlayfs); containerd/ empty
+#   variant b: a containerd started by itself (root /var/lib/containerd = containerd/), dockerd
+#              with --containerd=/run/containerd/containerd.sock
+# Images (inner names): ovltest-base:1, ovltest-multi:latest, ovltest-deep:latest (loaded),
+# d29-built:latest (FROM ovltest-base:1 + one RUN, classic builder). Containers: d29-changes
+# (of ovltest-multi, exited: files added, modified, deleted, renamed, a dir recreated, modes
+# changed, a FIFO, a symlink) and d29-created-{base,multi,deep,built} (created, never started).
+#
+# oracle/ (all from the inner docker CLI or ctr, run in the outer container):
+#   docker-version.json, docker-info.json           docker version / info --format json
+#   images-inspect.json                             docker image inspect of every image ID
+#   image-inspect-<slug>.json                       docker image inspect <ref> (slug: base,
+#                                                   multi, deep, built)
+#   docker-images.json, docker-images-a.json        docker images [-a] --no-trunc --format json
+#   docker-ps-a.json                                docker ps -a --no-trunc --format json
+#   containers-inspect.json                         docker container inspect of every container
+#   container-ids.tsv                               name <TAB> full container ID
+#   diff-d29-changes.txt                            docker diff d29-changes
+#   export-d29-changes.tar                          docker export d29-changes
+#   export-d29-created-<slug>.tar                   docker export of the created container
+#   ctr-{images,snapshots,containers,leases,content}.txt   ctr -n moby <x> ls
+#   mount-image-<slug>.txt                          ctr -n moby snapshots mounts of a view of
+#                                                   the image's top chainID (view removed after)
+#   mount-container-<name>.txt                      ctr -n moby snapshots mounts <container ID>
+#   images.tsv                                      ref, image ID, top chainID, number of
+#                                                   diff_ids, number of dirs in containerd's mount
+#   path-map.tsv                                    paths inside the outer container -> dirs of
+#                                                   the variant (the mounts name the former)
+# DIR/ready holds the cache key (this script's sha256 and the outer images' IDs): when it
+# matches, nothing is done. Otherwise DIR is emptied and built again from nothing.
+# The script leaves no process, container, image, mount or cgroup of its own behind.
+set -euo pipefail
+
+DOCKER=${DOCKER:-docker}
+self=$(cd "$(dirname "$0")" && pwd)/$(basename "$0")
+outer_images=(ovltest-base:1 ovltest-multi:latest ovltest-deep:latest)
+variants=(a b)
+suite=trixie
+packages=(docker.io docker-cli containerd runc tini)
+# The inner images: slug, reference.
+inner_slugs=(base multi deep built)
+inner_refs=(ovltest-base:1 ovltest-multi:latest ovltest-deep:latest d29-built:latest)
+
+die() {
+    echo "store.sh: $*" >&2
+    exit 1
+}
+log() { echo "store.sh: $*" >&2; }
+
+# ---- arguments and safety ---------------------------------------------------------------------
+case "${1:-}" in
+    "" | --test-env)
+        [ -n "${OVLMOUNT_TEST_DOCKER_HOST:-}" ] && [ -n "${OVLMOUNT_TEST_DATA_ROOT:-}" ] ||
+            die "OVLMOUNT_TEST_DOCKER_HOST and OVLMOUNT_TEST_DATA_ROOT must be set (bash tests/run.sh sets them), or: DOCKER_HOST=unix://DIR/sock $0 DIR"
+        DOCKER_HOST=$OVLMOUNT_TEST_DOCKER_HOST
+        dir=${OVLMOUNT_TEST_DOCKER29_DIR:-$(dirname "$OVLMOUNT_TEST_DATA_ROOT")/docker29}
+        ;;
+    -*) die "usage: DOCKER_HOST=unix://DIR/sock $0 DIR   (or: $0 --test-env)" ;;
+    *) dir=$1 ;;
+esac
+[ -n "${DOCKER_HOST:-}" ] || die "DOCKER_HOST is not set (expected unix://DIR/sock of a private dockerd)"
+case "$DOCKER_HOST" in
+    unix:///run/docker.sock | unix:///var/run/docker.sock) die "refusing to use the host's docker daemon ($DOCKER_HOST)" ;;
+esac
+export DOCKER_HOST
+export DOCKER_CLI_HINTS=false
+[ "$(id -u)" = 0 ] || die "must run as root"
+
+mkdir -p "$dir"
+dir=$(cd "$dir" && pwd -P)
+case "$dir" in
+    / | /var/lib/docker | /var/lib/docker/* | /var/lib/containerd | /var/lib/containerd/*) die "refusing to use $dir" ;;
+esac
+export DOCKER_CONFIG=${DOCKER_CONFIG:-$dir/client}
+
+t_all=$EPOCHREALTIME
+phase_t=$EPOCHREALTIME
+phase_name=
+phase() { # phase NAME: ends the running phase (printing its time), starts NAME
+    local now=$EPOCHREALTIME
+    if [ -n "$phase_name" ]; then
+        awk -v n="$phase_name" -v a="$phase_t" -v b="$now" 'BEGIN { printf "store.sh: %-34s %6.1f s\n", n, b - a }' >&2
+    fi
+    phase_name=${1:-}
+    phase_t=$now
+}
+phase "check the cache"
+
+"$DOCKER" info >/dev/null 2>&1 || die "no docker daemon answers at $DOCKER_HOST"
+outer_root=$("$DOCKER" info --format '{{.DockerRootDir}}')
+case "$dir/" in
+    "$outer_root"/*) die "$dir is below the test dockerd's data root $outer_root" ;;
+esac
+
+# One run per DIR at a time.
+exec 9>>"$dir/.lock"
+flock -w 1200 9 || die "another store.sh holds $dir/.lock"
+
+key="script $(sha256sum "$self" | cut -d' ' -f1)"
+for image in "${outer_images[@]}"; do
+    id=$("$DOCKER" image inspect --format '{{.Id}}' "$image" 2>/dev/null) ||
+        die "the test dockerd has no $image (the docker_images fixture, tests/docker/build-images.sh, builds it)"
+    key+=$'\n'"$image $id"
+done
+if [ -f "$dir/ready" ] && [ "$(cat "$dir/ready")" = "$key" ]; then
+    phase
+    log "docker29 store ready in $dir (cached)"
+    exit 0
+fi
+
+for tool in debootstrap chroot tar flock sha256sum; do
+    command -v "$tool" >/dev/null && continue
+    if [ "$tool" = debootstrap ]; then
+        log "installing debootstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+            die "cannot install debootstrap (apt-get install debootstrap)"
+    else
+        die "$tool is missing"
+    fi
+done
+
+# ---- state for the cleanup ----------------------------------------------------------------------
+outer=            # the outer container (ID) while it exists
+outer_name=       # its name, also the inner --cgroup-parent
+cgroup_names=()   # every --cgroup-parent used
+host_image=       # the imported Debian 13 image in the test dockerd
+build=$dir/.build
+
+# Unmounts whatever is mounted at or below DIR in this namespace (nothing, normally: the
+# inner daemons mount only inside the outer container's namespace; debootstrap mounts /proc
+# and /sys in its target while it runs).
+unmount_below() {
+    local m
+    for _ in 1 2 3; do
+        mapfile -t mounts < <(awk -v d="$dir" '{ t=$5; gsub(/\\040/, " ", t); if (t == d || index(t, d "/") == 1) print t }' /proc/self/mountinfo | sort -r)
+        [ ${#mounts[@]} -gt 0 ] || return 0
+        for m in "${mounts[@]}"; do
+            umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
+        done
+    done
+}
+
+# Removes the (empty) cgroups the inner dockerd made below its --cgroup-parent.
+remove_cgroups() {
+    local name h
+    for name in "${cgroup_names[@]}"; do
+        for h in /sys/fs/cgroup /sys/fs/cgroup/*; do
+            [ -d "$h/$name" ] || continue
+            find "$h/$name" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+            [ ! -d "$h/$name" ] || log "warning: could not remove cgroup $h/$name"
+        done
+    done
+}
+
+remove_outer() {
+    if [ -n "$outer" ]; then
+        "$DOCKER" rm -f "$outer" >/dev/null 2>&1 || log "warning: could not remove container $outer_name"
+        outer=
+    fi
+    remove_cgroups
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    if [ $rc != 0 ] && [ -n "$outer" ] && [ -n "${vdir:-}" ]; then
+        for f in "$vdir"/daemon/*.log; do
+            [ -f "$f" ] || continue
+            log "tail of $f:"
+            tail -n 30 "$f" >&2
+        done
+    fi
+    remove_outer
+    if [ -n "$host_image" ]; then
+        "$DOCKER" rmi -f "$host_image" >/dev/null 2>&1 || log "warning: could not remove image $host_image"
+    fi
+    unmount_below
+    [ ! -d "$build" ] || rm -rf --one-file-system "$build"
+    if [ $rc != 0 ]; then
+        log "FAILED (exit $rc); $dir is incomplete (no ready file)"
+    fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM HUP
+
+# Leftovers of a run that was killed (SIGKILL): containers and images labelled with this DIR.
+for c in $("$DOCKER" ps -aq --no-trunc --filter "label=ovlmount.docker29.dir=$dir"); do
+    log "removing stale container $c"
+    "$DOCKER" rm -f "$c" >/dev/null
+done
+for i in $("$DOCKER" images -q --no-trunc --filter "label=ovlmount.docker29.dir=$dir" | sort -u); do
+    log "removing stale image $i"
+    "$DOCKER" rmi -f "$i" >/dev/null
+done
+
+# ---- from nothing ----------------------------------------------------------------------------
+rm -f "$dir/ready"
+unmount_below
+find "$dir" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf --one-file-system {} +
+
+# The Debian archive apt uses here (deb822 .sources or one-line .list), else deb.debian.org.
+debian_mirror() {
+    local m
+    m=$({
+        grep -hs -E '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources | sed -E 's/^[[:space:]]*URIs:[[:space:]]*//' | tr ' ' '\n'
+        grep -hs -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+            sed -E 's/\[[^]]*\]//' | awk '{ print $2 }'
+    } | grep -E '^(https?|file):.*/debian/?$' | head -n 1 || true)
+    echo "${OVLMOUNT_TEST_DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
+}
+
+phase "debootstrap $suite"
+mirror=$(debian_mirror)
+rootfs=$build/rootfs
+mkdir -p "$build"
+debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >"$build/debootstrap.log" 2>&1 || {
+    tail -n 30 "$build/debootstrap.log" >&2
+    die "debootstrap $suite from $mirror failed"
+}
+
+phase "apt-get install ${packages[*]}"
+printf '#!/bin/sh\n# no services in a chroot\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+chroot_apt() {
+    chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+        apt-get -q -y -o Dpkg::Use-Pty=0 "$@" >>"$build/apt.log" 2>&1
+}
+if ! chroot_apt install --no-install-recommends "${packages[@]}"; then
+    chroot_apt update || true
+    chroot_apt install --no-install-recommends "${packages[@]}" || {
+        tail -n 30 "$build/apt.log" >&2
+        die "apt-get install ${packages[*]} in the $suite chroot failed"
+    }
+fi
+chroot_apt clean
+rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs/usr/sbin/policy-rc.d"
+for f in usr/bin/tini usr/sbin/dockerd usr/bin/docker usr/bin/containerd usr/bin/ctr usr/sbin/runc; do
+    [ -x "$rootfs/$f" ] || die "$f is missing in the $suite rootfs"
+done
+
+phase "docker import"
+host_image=ovltest-docker29-host:$$
+tar --numeric-owner -C "$rootfs" --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/pts/*' -cf - . |
+    "$DOCKER" import -c "LABEL ovlmount.docker29.dir=$dir" - "$host_image" >/dev/null
+rm -rf --one-file-system "$rootfs"
+
+# ---- one variant -----------------------------------------------------------------------------
+dx() { "$DOCKER" exec "$outer" "$@"; }         # a command in the outer container
+dxi() { "$DOCKER" exec -i "$outer" "$@"; }     # ... with stdin
+ix() { "$DOCKER" exec -e DOCKER_HOST=unix:///d29/docker.sock -e DOCKER_BUILDKIT=0 -e DOCKER_CLI_HINTS=false "$outer" docker "$@"; }
+ixi() { "$DOCKER" exec -i -e DOCKER_HOST=unix:///d29/docker.sock -e DOCKER_BUILDKIT=0 -e DOCKER_CLI_HINTS=false "$outer" docker "$@"; }
+ctrx() { "$DOCKER" exec "$outer" ctr --address "$ctr_sock" -n moby "$@"; }
+
+# chain_id DIFF_ID...: the chain ID of the last layer (OCI image spec).
+chain_id() {
+    local c="" d
+    for d in "$@"; do
+        if [ -z "$c" ]; then c=$d; else c=sha256:$(printf '%s %s' "$c" "$d" | sha256sum | cut -d' ' -f1); fi
+    done
+    echo "$c"
+}
+
+# The number of directories a `ctr snapshots mounts` line mounts (a bind mount: 1).
+mount_dirs() {
+    local line=$1 opts
+    case "$line" in
+        *lowerdir=*)
+            opts=${line##*lowerdir=}
+            opts=${opts%%,*}
+            opts=${opts%% *}
+            local n
+            n=$(($(tr -cd ':' <<<"$opts" | wc -c) + 1))
+            case "$line" in *upperdir=*) n=$((n + 1)) ;; esac
+            echo "$n"
+            ;;
+        *) echo 1 ;;
+    esac
+}
+
+# wait_gone PID WHAT: waits until PID (in the outer container) has exited.
+wait_gone() {
+    local pid=$1 what=$2
+    for _ in $(seq 1 600); do
+        dx test -d "/proc/$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    die "$what (pid $pid in $outer_name) did not stop within 60 s"
+}
+
+build_variant() {
+    local v=$1
+    vdir=$dir/variant-$v
+    local o=$vdir/oracle
+    mkdir -p "$vdir/docker" "$vdir/containerd" "$vdir/daemon" "$o"
+    printf '{"features":{"containerd-snapshotter":true}}\n' >"$vdir/daemon/daemon.json"
+
+    phase "[$v] start outer container + dockerd"
+    outer_name=ovltest-d29-$v-$$
+    cgroup_names+=("$outer_name")
+    outer=$("$DOCKER" run -d --name "$outer_name" --label "ovlmount.docker29.dir=$dir" \
+        --network none --hostname "d29-$v" \
+        --cap-add=ALL --cap-drop=SYS_RESOURCE \
+        --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+        --cgroupns host -v /sys/fs/cgroup:/sys/fs/cgroup:rw --tmpfs /run:exec \
+        -v "$vdir/docker:/var/lib/docker" -v "$vdir/containerd:/var/lib/containerd" -v "$vdir/daemon:/d29" \
+        "$host_image" tini -- sleep infinity)
+
+    local dockerd_args="--config-file /d29/daemon.json --iptables=false --ip6tables=false --bridge=none --group=root --cgroup-parent=/$outer_name -H unix:///d29/docker.sock"
+    if [ "$v" = a ]; then
+        ctr_sock=/var/run/docker/containerd/containerd.sock
+    else
+        ctr_sock=/run/containerd/containerd.sock
+        "$DOCKER" exec -d "$outer" sh -c 'echo $$ >/run/d29-containerd.pid; exec containerd >>/d29/containerd.log 2>&1'
+        local ok=
+        for _ in $(seq 1 300); do
+            if dx ctr --address "$ctr_sock" version >/dev/null 2>&1; then ok=1; break; fi
+            sleep 0.2
+        done
+        [ -n "$ok" ] || die "[$v] containerd did not answer on $ctr_sock"
+        dockerd_args+=" --containerd=$ctr_sock"
+    fi
+    "$DOCKER" exec -d "$outer" sh -c "exec dockerd $dockerd_args >>/d29/dockerd.log 2>&1"
+    local ok=
+    for _ in $(seq 1 300); do
+        if ix info >/dev/null 2>&1; then ok=1; break; fi
+        sleep 0.2
+    done
+    [ -n "$ok" ] || die "[$v] the inner dockerd did not answer within 60 s"
+    local driver
+    driver=$(ix info --format '{{.Driver}} {{json .DriverStatus}}')
+    case "$driver" in
+        "overlayfs "*io.containerd.snapshotter.v1*) ;;
+        *) die "[$v] the inner dockerd does not use the containerd image store: $driver" ;;
+    esac
+
+    phase "[$v] docker save | docker load"
+    "$DOCKER" save "${outer_images[@]}" | ixi load -q >>"$vdir/daemon/load.log"
+
+    phase "[$v] run, build, create"
+    ix run --network none --name d29-changes ovltest-multi:latest sh -c '
+        set -e
+        echo added >/added-file
+        mkdir -p /added-dir/sub && echo x >/added-dir/sub/x
+        echo modified >>/etc/ovltest-release
+        echo appended >>/data/file-then-dir/x
+        chmod 0600 /data/keep-link
+        chmod 0700 /perm/owned-dir
+        rm /data/hl-b
+        rm -rf "/data/sub dir"
+        mv /data/more /data/more-renamed
+        mv /etc/passwd /etc/passwd.renamed
+        rm -rf /d && mkdir /d && echo again >/d/again
+        echo new >/perm/sticky/new-in-sticky
+        mkfifo /new-fifo
+        ln -s /etc/group /new-link' >/dev/null
+    printf 'FROM ovltest-base:1\nRUN echo built >/built && rm /etc/ovltest-release\n' |
+        ixi build --network none -q -t d29-built:latest - >/dev/null
+    local i
+    for i in "${!inner_slugs[@]}"; do
+        ix create --network none --name "d29-created-${inner_slugs[$i]}" "${inner_refs[$i]}" /bin/true >/dev/null
+    done
+
+    phase "[$v] oracles"
+    ix version --format json >"$o/docker-version.json"
+    ix info --format json >"$o/docker-info.json"
+    mapfile -t ids < <(ix images -a -q --no-trunc | sort -u)
+    ix image inspect "${ids[@]}" >"$o/images-inspect.json"
+    for i in "${!inner_slugs[@]}"; do
+        ix image inspect "${inner_refs[$i]}" >"$o/image-inspect-${inner_slugs[$i]}.json"
+    done
+    ix images --no-trunc --format json >"$o/docker-images.json"
+    ix images -a --no-trunc --format json >"$o/docker-images-a.json"
+    ix ps -a --no-trunc --format json >"$o/docker-ps-a.json"
+    mapfile -t cids < <(ix ps -a -q --no-trunc)
+    ix container inspect "${cids[@]}" >"$o/containers-inspect.json"
+    ix ps -a --no-trunc --format '{{.Names}}	{{.ID}}' | sort >"$o/container-ids.tsv"
+    ix diff d29-changes >"$o/diff-d29-changes.txt"
+    ix export d29-changes >"$o/export-d29-changes.tar"
+    for i in "${!inner_slugs[@]}"; do
+        ix export "d29-created-${inner_slugs[$i]}" >"$o/export-d29-created-${inner_slugs[$i]}.tar"
+    done
+    local what
+    for what in images snapshots containers leases content; do
+        ctrx "$what" ls >"$o/ctr-$what.txt"
+    done
+    printf 'ref\timage id\ttop chain id\tdiff ids\tmount dirs\n' >"$o/images.tsv"
+    for i in "${!inner_slugs[@]}"; do
+        local ref=${inner_refs[$i]} slug=${inner_slugs[$i]} image_id top view line n_diff n_dirs
+        image_id=$(ix image inspect --format '{{.Id}}' "$ref")
+        mapfile -t diffs < <(ix image inspect --format '{{range .RootFS.Layers}}{{println .}}{{end}}' "$ref" | grep .)
+        top=$(chain_id "${diffs[@]}")
+        # containerd's own cross-check: the config blob's GC label names the top snapshot.
+        grep -qF "containerd.io/gc.ref.snapshot.overlayfs=$top" "$o/ctr-content.txt" ||
+            die "[$v] $ref: no content label names the computed top chain ID $top"
+        view=d29-oracle-view-$slug
+        ctrx snapshots view "$view" "$top" >/dev/null
+        ctrx snapshots mounts "/mnt/$view" "$view" >"$o/mount-image-$slug.txt"
+        ctrx snapshots rm "$view"
+        line=$(head -n 1 "$o/mount-image-$slug.txt")
+        n_diff=${#diffs[@]}
+        n_dirs=$(mount_dirs "$line")
+        printf '%s\t%s\t%s\t%s\t%s\n' "$ref" "$image_id" "$top" "$n_diff" "$n_dirs" >>"$o/images.tsv"
+    done
+    local name cid
+    while IFS=$'\t' read -r name cid; do
+        ctrx snapshots mounts "/mnt/$name" "$cid" >"$o/mount-container-$name.txt"
+    done <"$o/container-ids.tsv"
+    if [ "$v" = a ]; then
+        printf '/var/lib/docker\tdocker\n/var/lib/docker/containerd/daemon\tdocker/containerd/daemon\n' >"$o/path-map.tsv"
+    else
+        printf '/var/lib/docker\tdocker\n/var/lib/containerd\tcontainerd\n' >"$o/path-map.tsv"
+    fi
+
+    phase "[$v] stop daemons and container"
+    local dpid cpid=
+    dpid=$(dx cat /var/run/docker.pid)
+    if [ "$v" = a ]; then
+        cpid=$(dx cat /var/run/docker/containerd/containerd.pid 2>/dev/null || true)
+    else
+        cpid=$(dx cat /run/d29-containerd.pid)
+    fi
+    dx sh -c "kill -TERM $dpid"
+    wait_gone "$dpid" "the inner dockerd"
+    if [ -n "$cpid" ]; then
+        # variant a: dockerd stops its own containerd; b: stop the separate one now.
+        [ "$v" = a ] || dx sh -c "kill -TERM $cpid" 2>/dev/null || true
+        wait_gone "$cpid" "the inner containerd"
+    fi
+    "$DOCKER" stop -t 20 "$outer" >/dev/null
+    "$DOCKER" rm "$outer" >/dev/null
+    outer=
+    remove_cgroups
+    rm -f "$vdir/daemon/docker.sock"
+
+    phase "[$v] check the layout"
+    local croot
+    if [ "$v" = a ]; then croot=$vdir/docker/containerd/daemon; else croot=$vdir/containerd; fi
+    [ ! -e "$vdir/docker/image/overlay2" ] || die "[$v] $vdir/docker/image/overlay2 exists: not the containerd image store"
+    [ ! -e "$vdir/docker/overlay2" ] || die "[$v] $vdir/docker/overlay2 exists: not the containerd image store"
+    [ -f "$croot/io.containerd.metadata.v1.bolt/meta.db" ] || die "[$v] no meta.db below $croot"
+    [ -f "$croot/io.containerd.snapshotter.v1.overlayfs/metadata.db" ] || die "[$v] no overlayfs metadata.db below $croot"
+    [ -n "$(ls -A "$croot/io.containerd.snapshotter.v1.overlayfs/snapshots")" ] || die "[$v] no snapshots below $croot"
+    while IFS=$'\t' read -r name cid; do
+        grep -q '"Driver":"overlayfs"' "$vdir/docker/containers/$cid/config.v2.json" ||
+            die "[$v] container $name: Driver is not overlayfs in config.v2.json"
+    done <"$o/container-ids.tsv"
+    local ref iid top nd nm
+    while IFS=$'\t' read -r ref iid top nd nm; do
+        [ "$ref" = ref ] && continue
+        if [ "$ref" = d29-built:latest ] && [ "$nm" != $((nd + 1)) ]; then
+            log "[$v] note: $ref has $nd diff IDs and $nm dirs in containerd's mount (DESIGN.md 7.2 says one more)"
+        fi
+    done <"$o/images.tsv"
+    log "[$v] $(wc -l <"$o/container-ids.tsv") containers, $(($(wc -l <"$o/images.tsv") - 1)) images; containerd root $croot"
+}
+
+for v in "${variants[@]}"; do
+    build_variant "$v"
+done
+
+phase "remove the imported image"
+"$DOCKER" rmi -f "$host_image" >/dev/null
+host_image=
+rm -rf --one-file-system "$build"
+printf '%s' "$key" >"$dir/ready"
+phase
+awk -v a="$t_all" -v b="$EPOCHREALTIME" 'BEGIN { printf "store.sh: %-34s %6.1f s\n", "total", b - a }' >&2
+log "docker29 store ready in $dir"
