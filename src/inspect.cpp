@@ -102,8 +102,7 @@ Result<void> run_inspect(const Stores& stores, const std::string& reference, boo
   for (const auto& name : names) refs += (refs.empty() ? "" : ", ") + escape(name);
   out << "references: " << (refs.empty() ? "<none>" : refs) << "\n"
       << "created:    " << (stack->created.empty() ? "-" : escape(stack->created)) << "\n"
-      << "config:     sha256 of " << escape(data_root.path()) << "/image/overlay2/imagedb/content/sha256/"
-      << stack->image_id.substr(7) << " is the image ID\n"
+      << "config:     its sha256 is the image ID\n"
       << "data root:  " << escape(data_root.path()) << "\n"
       << "layers:     " << stack->layers.size() << " (bottom first)\n";
   for (size_t i = 0; i < stack->layers.size(); ++i) {

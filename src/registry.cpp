@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
@@ -26,6 +27,15 @@ namespace json = boost::json;
 namespace fs = std::filesystem;
 
 constexpr size_t max_record_size = 1 << 20;
+
+// Docker and containers-storage container IDs are 64 hex; containerd's are names of
+// [A-Za-z0-9_.-], as its stores accept them.
+bool is_container_id(std::string_view id) {
+  return !id.empty() && id.size() <= 128 && std::isalnum(static_cast<unsigned char>(id.front())) &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+         });
+}
 
 std::string now_rfc3339() {
   const std::time_t now = std::time(nullptr);
@@ -181,8 +191,8 @@ Result<MountRecord> record_from_json(const std::string& text, const std::string&
     else if (!source->is_string() || source->get_string() != "image")
       return corrupt(object, "record source is not \"image\" or \"container\"");
   }
-  if (record.source == SourceKind::container && !is_hex64(record.container_id))
-    return corrupt(object, "record container_id is not 64 hex");
+  if (record.source == SourceKind::container && !is_container_id(record.container_id))
+    return corrupt(object, "record container_id is not a container ID");
   if (record.store.empty()) record.store = "docker";
   if (record.target.empty() || record.target.front() != '/')
     return corrupt(object, "record target is not an absolute path");

@@ -35,7 +35,7 @@ LayerReport check_layer(const RootDir& root, const Layer& layer, size_t index, s
                         std::ostream& err) {
   LayerReport report;
   report.layer = &layer;
-  if (layer.role != LayerRole::image) {
+  if (layer.role != LayerRole::image || layer.tar_split.empty()) {
     report.status = "not covered";
     if (auto size = tree_size(root, layer.dir)) {
       report.files = size->files;
@@ -112,7 +112,10 @@ void print_text(const std::optional<Error>& metadata_problem, const std::vector<
     if (report.status == "ok" || report.status == "failed")
       out << " " << report.files << " entries, " << report.bytes << " bytes"
           << (report.actual.empty() ? "" : ", sha256 " + report.actual.substr(7, 12));
-    if (report.status == "not covered") out << " by any digest: " << report.files << " files, " << report.bytes << " bytes";
+    if (report.status == "not covered")
+      out << (report.layer->role == LayerRole::image ? ": the store keeps no tar-split to rebuild it from"
+                                                      : " by any digest")
+          << ": " << report.files << " files, " << report.bytes << " bytes";
     out << "\n";
     for (const FileProblem& problem : report.problems)
       out << "  " << (problem.path.empty() ? "" : escape(problem.path) + ": ") << escape(problem.problem) << "\n";

@@ -23,7 +23,8 @@
 # Two variants, each DIR/variant-X/ with
 #   docker/        the inner /var/lib/docker (its data root)
 #   containerd/    the inner /var/lib/containerd
-#   daemon/        daemon.json, dockerd.log (and containerd.log); docker.sock while it ran
+#   daemon/        daemon.json, dockerd.log (b: containerd.log), load.log, build.log; docker.sock
+#                  while it ran
 #   oracle/        see below
 #   variant a: dockerd starts its own containerd: containerd root docker/containerd/daemon
 #              (images in namespace moby, snapshots in
@@ -153,6 +154,7 @@ outer=            # the outer container (ID) while it exists
 outer_name=       # its name, also the inner --cgroup-parent
 cgroup_names=()   # every --cgroup-parent used
 host_image=       # the imported Debian 13 image in the test dockerd
+bg=               # the process group of a long step (debootstrap, apt-get) while it runs
 build=$dir/.build
 
 # Unmounts whatever is mounted at or below DIR in this namespace (nothing, normally: the
@@ -181,6 +183,34 @@ remove_cgroups() {
     done
 }
 
+# run_bg LOG CMD...: runs CMD (output appended to LOG) in a process group of its own and waits
+# for it; a signal to this script then interrupts the wait at once, and the cleanup ends the
+# whole group.
+run_bg() {
+    local rc=0 log=$1
+    shift
+    setsid "$@" </dev/null >>"$log" 2>&1 &
+    bg=$!
+    wait "$bg" || rc=$?
+    bg=
+    return $rc
+}
+
+stop_bg() {
+    [ -n "$bg" ] || return 0
+    kill -TERM -- "-$bg" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+        kill -0 -- "-$bg" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL -- "-$bg" 2>/dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 -- "-$bg" 2>/dev/null || break
+        sleep 0.1
+    done
+    bg=
+}
+
 remove_outer() {
     if [ -n "$outer" ]; then
         "$DOCKER" rm -f "$outer" >/dev/null 2>&1 || log "warning: could not remove container $outer_name"
@@ -199,6 +229,7 @@ cleanup() {
             tail -n 30 "$f" >&2
         done
     fi
+    stop_bg
     remove_outer
     if [ -n "$host_image" ]; then
         "$DOCKER" rmi -f "$host_image" >/dev/null 2>&1 || log "warning: could not remove image $host_image"
@@ -224,6 +255,7 @@ for i in $("$DOCKER" images -q --no-trunc --filter "label=ovlmount.docker29.dir=
 done
 
 # ---- from nothing ----------------------------------------------------------------------------
+phase "remove the old $dir"
 rm -f "$dir/ready"
 unmount_below
 find "$dir" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf --one-file-system {} +
@@ -243,7 +275,7 @@ phase "debootstrap $suite"
 mirror=$(debian_mirror)
 rootfs=$build/rootfs
 mkdir -p "$build"
-debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" >"$build/debootstrap.log" 2>&1 || {
+run_bg "$build/debootstrap.log" debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" || {
     tail -n 30 "$build/debootstrap.log" >&2
     die "debootstrap $suite from $mirror failed"
 }
@@ -252,8 +284,8 @@ phase "apt-get install ${packages[*]}"
 printf '#!/bin/sh\n# no services in a chroot\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
 chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
 chroot_apt() {
-    chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
-        apt-get -q -y -o Dpkg::Use-Pty=0 "$@" >>"$build/apt.log" 2>&1
+    run_bg "$build/apt.log" chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+        apt-get -q -y -o Dpkg::Use-Pty=0 "$@"
 }
 if ! chroot_apt install --no-install-recommends "${packages[@]}"; then
     chroot_apt update || true
@@ -384,7 +416,10 @@ build_variant() {
         mkfifo /new-fifo
         ln -s /etc/group /new-link' >/dev/null
     printf 'FROM ovltest-base:1\nRUN echo built >/built && rm /etc/ovltest-release\n' |
-        ixi build --network none -q -t d29-built:latest - >/dev/null
+        ixi build --network none -t d29-built:latest - >"$vdir/daemon/build.log" 2>&1 || {
+        cat "$vdir/daemon/build.log" >&2
+        die "[$v] docker build of d29-built:latest failed"
+    }
     local i
     for i in "${!inner_slugs[@]}"; do
         ix create --network none --name "d29-created-${inner_slugs[$i]}" "${inner_refs[$i]}" /bin/true >/dev/null
