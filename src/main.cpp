@@ -1,11 +1,11 @@
 // Why: the entry point only parses, dispatches and turns errors into the documented exit
 // codes; everything else is in the core library the tests link too.
-#include "ovlmount/catalog.hpp"
-#include "ovlmount/cli.hpp"
-#include "ovlmount/commands.hpp"
-#include "ovlmount/inspect.hpp"
-#include "ovlmount/queries.hpp"
-#include "ovlmount/verify.hpp"
+#include "ovlmount/cli/catalog.hpp"
+#include "ovlmount/cli/cli.hpp"
+#include "ovlmount/cli/commands.hpp"
+#include "ovlmount/cli/inspect.hpp"
+#include "ovlmount/cli/queries.hpp"
+#include "ovlmount/cli/verify.hpp"
 
 #include <unistd.h>
 

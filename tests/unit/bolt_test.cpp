@@ -3,7 +3,7 @@
 // make-fixtures.out), not on files written from our own reading of the format. Damage is done
 // to in-memory copies (memfd) of those files, one kind at a time, and each must come back as
 // one corrupt error naming the file; a seeded random-damage run checks that nothing crashes.
-#include "ovlmount/bolt.hpp"
+#include "ovlmount/store/bolt.hpp"
 
 #include <boost/test/unit_test.hpp>
 

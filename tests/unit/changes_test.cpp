@@ -3,8 +3,8 @@
 // (whiteouts as 0/0 character devices, opaque dirs as trusted.overlay.opaque=y, so those
 // cases need root and are skipped otherwise), reads them through BeneathRoot, and checks one
 // rule of Docker's naive diff or one field of the body-file line.
-#include "ovlmount/changes.hpp"
-#include "ovlmount/fd.hpp"
+#include "ovlmount/core/fd.hpp"
+#include "ovlmount/forensics/changes.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,6 +1,6 @@
 // Why: the command line is the user's contract (docs/usage.md); every form it documents
 // parses, and mistakes are usage errors.
-#include "ovlmount/cli.hpp"
+#include "ovlmount/cli/cli.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,6 +1,6 @@
 // Why: the store finder trusts nothing it reads from a host's config files: each parser takes
 // the settings ovlmount needs, defaults what is absent, and refuses what is malformed.
-#include "ovlmount/config.hpp"
+#include "ovlmount/store/config.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -3,9 +3,9 @@
 // sits on another image, and mount its volumes as recorded submounts that umount takes down
 // first.
 #include "fakes.hpp"
-#include "ovlmount/commands.hpp"
-#include "ovlmount/docker_store.hpp"
-#include "ovlmount/resolver.hpp"
+#include "ovlmount/cli/commands.hpp"
+#include "ovlmount/store/docker_store.hpp"
+#include "ovlmount/store/resolver.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>

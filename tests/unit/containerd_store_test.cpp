@@ -4,9 +4,9 @@
 // digest, which containerd recorded, proves they are exact). Fakes cannot serve bolt files
 // (the reader needs a descriptor), so this is a real directory read through BeneathRoot. The
 // comparisons against containerd's own mounts are in tests/integration/containerd_test.cpp.
-#include "ovlmount/containerd_store.hpp"
-#include "ovlmount/digest.hpp"
-#include "ovlmount/resolver.hpp"
+#include "ovlmount/core/digest.hpp"
+#include "ovlmount/store/containerd_store.hpp"
+#include "ovlmount/store/resolver.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -3,8 +3,8 @@
 // could point ovlmount elsewhere (a bad ID, a parent loop, a layer that is not the config's)
 // must be refused as a corrupt store naming the file.
 #include "fakes.hpp"
-#include "ovlmount/containers_storage.hpp"
-#include "ovlmount/resolver.hpp"
+#include "ovlmount/store/containers_storage.hpp"
+#include "ovlmount/store/resolver.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,5 +1,5 @@
 // Why: chainIDs decide which directories are mounted; they are checked against known vectors.
-#include "ovlmount/digest.hpp"
+#include "ovlmount/core/digest.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -2,12 +2,12 @@
 // kernel: an in-memory RootDir, a Mounter that records calls, and a settable mount table.
 #pragma once
 
-#include "ovlmount/digest.hpp"
-#include "ovlmount/docker_store.hpp"
-#include "ovlmount/mount_table.hpp"
-#include "ovlmount/mounter.hpp"
-#include "ovlmount/root_dir.hpp"
-#include "ovlmount/stores.hpp"
+#include "ovlmount/core/digest.hpp"
+#include "ovlmount/core/root_dir.hpp"
+#include "ovlmount/mount/mount_table.hpp"
+#include "ovlmount/mount/mounter.hpp"
+#include "ovlmount/store/docker_store.hpp"
+#include "ovlmount/store/stores.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -231,7 +231,7 @@ class FakeMountTable final : public MountTable {
 
 }  // namespace ovlmount::test
 
-#include "ovlmount/containers_storage.hpp"
+#include "ovlmount/store/containers_storage.hpp"
 
 #include <algorithm>
 #include <stdexcept>

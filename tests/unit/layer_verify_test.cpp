@@ -4,8 +4,8 @@
 // a file entry with its CRC64), the diff dir as Docker's overlay2 unpacks it (whiteouts as 0/0
 // character devices, opaque dirs as trusted.overlay.opaque=y), and the diff_id as the tar's
 // SHA-256. Then one change is made to the diff dir and the problems are checked one by one.
-#include "ovlmount/digest.hpp"
-#include "ovlmount/layer_verify.hpp"
+#include "ovlmount/core/digest.hpp"
+#include "ovlmount/forensics/layer_verify.hpp"
 #include "tar_split_lines.hpp"
 #include "temp_dir.hpp"
 

@@ -1,6 +1,6 @@
 // Why: the plan is what reaches the kernel: order, flags, escaping and the page limit are
 // checked here without root.
-#include "ovlmount/mount_plan.hpp"
+#include "ovlmount/mount/mount_plan.hpp"
 
 #include <sys/mount.h>
 

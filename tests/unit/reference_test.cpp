@@ -1,6 +1,6 @@
 // Why: the reference keys must be exactly Docker's, or names resolve to nothing (or to the
 // wrong image). Cases follow distribution/reference's normalization rules.
-#include "ovlmount/reference.hpp"
+#include "ovlmount/core/reference.hpp"
 
 #include <boost/test/unit_test.hpp>
 

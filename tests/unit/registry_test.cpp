@@ -1,8 +1,8 @@
 // Why: the registry must survive odd targets, unreadable records and failed mounts without
 // losing track of anything; commands must leave nothing behind when a mount fails.
 #include "fakes.hpp"
-#include "ovlmount/commands.hpp"
-#include "ovlmount/registry.hpp"
+#include "ovlmount/cli/commands.hpp"
+#include "ovlmount/mount/registry.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>

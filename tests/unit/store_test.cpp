@@ -1,8 +1,8 @@
 // Why: the resolver must find exactly the layers Docker would, in Docker's lookup order,
 // and refuse every way a crafted store could point it elsewhere.
 #include "fakes.hpp"
-#include "ovlmount/docker_store.hpp"
-#include "ovlmount/resolver.hpp"
+#include "ovlmount/store/docker_store.hpp"
+#include "ovlmount/store/resolver.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,7 +1,7 @@
 // Why: a reference found in two stores must be an error that names both, never a silent
 // pick; found in one store it resolves there, with that store's root.
 #include "fakes.hpp"
-#include "ovlmount/stores.hpp"
+#include "ovlmount/store/stores.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -3,7 +3,7 @@
 // as its payload, gzip on top); one writer keeps the two from drifting apart.
 #pragma once
 
-#include "ovlmount/digest.hpp"
+#include "ovlmount/core/digest.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <zlib.h>

@@ -2,8 +2,8 @@
 // written here with zlib: well-formed ones (every field form Go's encoder produces) must read
 // back exactly, and every kind of damage must be a corrupt error naming the file, not a crash.
 // The CRC64 is pinned to the CRC-64/GO-ISO check value, as tar-split computes it.
-#include "ovlmount/digest.hpp"
-#include "ovlmount/tar_split.hpp"
+#include "ovlmount/core/digest.hpp"
+#include "ovlmount/forensics/tar_split.hpp"
 #include "tar_split_lines.hpp"
 #include "temp_dir.hpp"
 

@@ -2,7 +2,7 @@
 // layer that hides it, by overlayfs' rules. Each test builds real layer dirs under /tmp
 // (whiteouts as 0/0 character devices and opaque dirs as trusted.overlay.opaque=y, which need
 // root; those cases are skipped otherwise) and asks about one path.
-#include "ovlmount/which.hpp"
+#include "ovlmount/forensics/which.hpp"
 #include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>

@@ -1,0 +1,70 @@
+// Why: containerd (Kubernetes nodes, nerdctl, Docker 29's containerd image store) keeps image
+// records in its bbolt metadata database, content in a digest-addressed blob store and layers
+// in its overlayfs snapshotter (DESIGN.md 7.2). One namespace of it is one store here: the same
+// image unpacked in two namespaces has two snapshot chains.
+#pragma once
+
+#include "ovlmount/store/image_store.hpp"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace ovlmount {
+
+// One namespace of containerd's store below a containerd root.
+class ContainerdStore final : public ImageStore {
+ public:
+  // The namespaces of the containerd root `root` (buckets v1/<ns> of its meta.db), sorted;
+  // not_found naming the root when it holds no containerd metadata database.
+  static Result<std::vector<std::string>> namespaces(const RootDir& root);
+
+  // Namespace `ns` of the containerd root `root`; not_found when it is not there.
+  static Result<ContainerdStore> open(const RootDir& root, const std::string& ns);
+
+  ContainerdStore(ContainerdStore&&) noexcept;
+  ~ContainerdStore() override;
+
+  const RootDir& root() const override;
+
+  // Matches containerd's full names: "<domain>/<path>:<tag>" or "<domain>/<path>@<digest>",
+  // else an image of that repository whose target digest is the reference's digest. The ID
+  // is the config digest of the image's host-platform manifest (linux/<uname arch>).
+  Result<std::optional<std::string>> lookup_name(const ImageRef& ref) const override;
+
+  // Image names by config digest hex. Images whose manifest or index content is not in the
+  // namespace are left out; a blob that does not hash to its digest is a corrupt store.
+  Result<std::map<std::string, std::vector<std::string>>> references() const override;
+  Result<std::vector<std::string>> image_ids() const override;
+  Result<bool> has_image(const std::string& id) const override;
+
+  // The config blob (listed in the namespace's content, hashing to sha256:`id`).
+  Result<ImageConfig> image_config(const std::string& id) const override;
+
+  // The snapshot chain below the top chainID, as containerd mounts it: meta.db's and the
+  // snapshotter's chains must agree level by level and every chainID must appear in order;
+  // extra snapshots not named by a digest (Docker's build -init) come back with empty
+  // diff_id/chain_id. cache_id is the snapshot dir number, dir "…/snapshots/<n>/fs",
+  // tar_split "" (no tar-split is kept). Loops and chains over 500 deep are corrupt.
+  Result<std::vector<Layer>> image_layers(const std::string& id, const ImageConfig& config) const override;
+
+  // Container IDs of the namespace, sorted; containerd identifiers ([A-Za-z0-9] runs joined
+  // by single '.', '_' or '-', at most 76 bytes), else the store is corrupt. Never used as paths.
+  Result<std::vector<std::string>> container_ids() const override;
+
+  // name = ID, image_name = the image name it was created from, image_id = that image's
+  // config ID ("" when the image is gone), state "unknown", created from createdat.
+  Result<Container> container(const std::string& id) const override;
+
+  // The container's Active snapshot (snapshotKey) as the writable layer, no init layer;
+  // parent_chain_id is its parent's meta.db key. Fails naming the image when it is gone, and
+  // for snapshotters other than overlayfs.
+  Result<ContainerLayers> container_layers(const std::string& id) const override;
+
+ private:
+  struct State;
+  explicit ContainerdStore(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace ovlmount

@@ -1,0 +1,488 @@
+// Why: see commands.hpp.
+#include "ovlmount/cli/commands.hpp"
+
+#include "ovlmount/mount/mount_plan.hpp"
+#include "ovlmount/store/resolver.hpp"
+
+#include <boost/json.hpp>
+
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <ostream>
+
+namespace ovlmount {
+namespace {
+
+namespace json = boost::json;
+
+bool is_within(const std::string& path, const std::string& dir) {
+  return path == dir || (path.starts_with(dir) && (dir == "/" || path[dir.size()] == '/'));
+}
+
+Result<std::string> canonical_dir(const std::string& path, const std::string& what) {
+  char resolved[PATH_MAX];
+  if (!::realpath(path.c_str(), resolved)) {
+    if (errno == ENOENT) return not_found(path, what + " does not exist");
+    return failure(path, errno_text(errno));
+  }
+  struct stat st {};
+  if (::stat(resolved, &st) != 0) return failure(path, errno_text(errno));
+  if (!S_ISDIR(st.st_mode)) return failure(path, what + " is not a directory");
+  return std::string(resolved);
+}
+
+// An absolute, normalized form of `path` that needs no existing file.
+std::string absolute_path(const std::string& path) {
+  std::error_code ec;
+  std::string canonical = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec || canonical.empty()) canonical = std::filesystem::absolute(path).lexically_normal().string();
+  if (canonical.size() > 1 && canonical.back() == '/') canonical.pop_back();
+  return canonical;
+}
+
+bool is_mounted(const std::vector<MountEntry>& mounts, const std::string& target) {
+  return std::any_of(mounts.begin(), mounts.end(),
+                     [&](const MountEntry& entry) { return is_ovlmount_mount(entry, target); });
+}
+
+// The steps of a mount to undo if it fails: run newest first on destruction unless disarmed.
+class Rollback {
+ public:
+  Rollback() = default;
+  Rollback(const Rollback&) = delete;
+  Rollback& operator=(const Rollback&) = delete;
+  ~Rollback() {
+    for (auto undo = undos_.rbegin(); undo != undos_.rend(); ++undo) (*undo)();
+  }
+  void add(std::function<void()> undo) { undos_.push_back(std::move(undo)); }
+  void disarm() { undos_.clear(); }
+
+ private:
+  std::vector<std::function<void()>> undos_;
+};
+
+// Creates directory `path` unless it exists, undoing the creation if the mount fails.
+Result<void> make_dir(const std::string& path, mode_t mode, Rollback& rollback) {
+  if (::mkdir(path.c_str(), mode) == 0) {
+    rollback.add([path] { ::rmdir(path.c_str()); });
+    return {};
+  }
+  if (errno == EEXIST) return {};
+  if (errno == ENOENT) return not_found(path, "parent directory does not exist");
+  return failure(path, "cannot create directory: " + errno_text(errno));
+}
+
+Result<bool> is_empty_dir(const std::string& path) {
+  std::error_code ec;
+  const bool empty = std::filesystem::is_empty(path, ec);
+  if (ec) return failure(path, "cannot read: " + ec.message());
+  return empty;
+}
+
+// Checks (and creates when missing) the user's --upper and --work dirs.
+Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& args, const std::string& data_root,
+                                                               const std::string& target, Rollback& rollback) {
+  const std::string wanted_upper = absolute_path(args.upper);
+  const std::string wanted_work = absolute_path(args.work);
+  for (const auto& [path, name] : {std::pair{wanted_upper, "upper dir"}, std::pair{wanted_work, "work dir"}}) {
+    if (is_within(path, data_root) || is_within(data_root, path))
+      return usage_error(path, std::string(name) + " overlaps the data root " + data_root + " (it is never written)");
+    if (is_within(path, target) || is_within(target, path))
+      return usage_error(path, std::string(name) + " overlaps the mount target " + target);
+  }
+  if (auto made = make_dir(wanted_upper, 0755, rollback); !made) return made.error();
+  if (auto made = make_dir(wanted_work, 0700, rollback); !made) return made.error();
+  auto upper = canonical_dir(wanted_upper, "upper dir");
+  if (!upper) return upper.error();
+  auto work = canonical_dir(wanted_work, "work dir");
+  if (!work) return work.error();
+  if (is_within(*upper, *work) || is_within(*work, *upper))
+    return usage_error(*work, "upper and work dirs must be separate, neither inside the other");
+  struct stat upper_stat {}, work_stat {};
+  if (::stat(upper->c_str(), &upper_stat) != 0) return failure(*upper, errno_text(errno));
+  if (::stat(work->c_str(), &work_stat) != 0) return failure(*work, errno_text(errno));
+  if (upper_stat.st_dev != work_stat.st_dev)
+    return usage_error(*work, "work dir is not on the same filesystem as the upper dir " + *upper);
+  struct statfs upper_fs {};
+  if (::statfs(upper->c_str(), &upper_fs) == 0 && upper_fs.f_type == OVERLAYFS_SUPER_MAGIC)
+    return usage_error(*upper, "upper dir is on an overlay filesystem, which cannot hold an upper dir");
+  auto empty = is_empty_dir(*work);
+  if (!empty) return empty.error();
+  if (!*empty) return usage_error(*work, "work dir is not empty");
+  return std::pair{*upper, *work};
+}
+
+void print_plan(const MountPlan& plan, const Stack& image, std::ostream& out) {
+  if (image.container)
+    out << "container: " << image.container->id << " (" << escape(image.container->name) << ")\n";
+  out << "image:     " << image.image_id << "\n"
+      << "reference: " << escape(image.reference) << "\n"
+      << "data root: " << escape(plan.data_root) << "\n"
+      << "layers:    " << image.layers.size() << " (top first)\n";
+  for (size_t i = image.layers.size(); i-- > 0;) {
+    const Layer& layer = image.layers[i];
+    out << "  " << i + 1 << "  " << (layer.role == LayerRole::image ? layer.diff_id : role_name(layer.role))
+        << "  " << escape(plan.data_root + "/" + layer.dir) << "\n";
+  }
+  for (const BindPlan& bind : plan.binds)
+    out << "volume:    " << escape(bind.in_store ? plan.data_root + "/" + bind.source : bind.source) << " -> "
+        << escape(bind.target) << " (ro,nosuid,nodev)\n";
+  if (!plan.target.empty()) out << "target:    " << escape(plan.target) << "\n";
+  if (!plan.read_only()) out << "upper:     " << escape(plan.upper) << "\nwork:      " << escape(plan.work) << "\n";
+  out << "options:   " << escape(display_options(plan)) << "\n";
+}
+
+}  // namespace
+
+json::object resolve_json(const Stack& image, const std::string& data_root) {
+  json::array layers;
+  json::array lowerdir;
+  for (const Layer& layer : image.layers)
+    layers.push_back(json::object{{"diff_id", layer.diff_id},
+                                  {"chain_id", layer.chain_id},
+                                  {"cache_id", layer.cache_id},
+                                  {"path", data_root + "/" + layer.dir}});
+  for (auto layer = image.layers.rbegin(); layer != image.layers.rend(); ++layer)
+    lowerdir.emplace_back(data_root + "/" + layer->dir);
+  return {{"image_id", image.image_id},
+          {"reference", image.reference},
+          {"data_root", data_root},
+          {"layers", std::move(layers)},
+          {"lowerdir", std::move(lowerdir)}};
+}
+
+namespace {
+
+bool is_mount_point(const std::vector<MountEntry>& mounts, const std::string& path) {
+  return std::any_of(mounts.begin(), mounts.end(), [&](const MountEntry& entry) { return entry.target == path; });
+}
+
+// The volume binds `args` asks for, each one checked; the ones that cannot be made are
+// reported on `err` and left out.
+std::vector<BindPlan> plan_binds(const Stack& stack, const MountPlan& plan, const MountArgs& args,
+                                 const RootDir& data_root, std::ostream& err) {
+  std::vector<BindPlan> binds;
+  if (!args.volumes || !stack.container) return binds;
+  for (const VolumeMount& volume : stack.container->mounts) {
+    const std::string where = plan.target + volume.destination;
+    if (volume.type != "volume" && volume.type != "bind") {
+      err << failure(where, "not bound: a " + volume.type + " mount has no source to bind").message() << "\n";
+      continue;
+    }
+    if (!volume.in_store) {
+      if (volume.type == "volume") {
+        err << failure(where, "not bound: volume \"" + volume.name + "\" is not a local volume of the data root").message()
+            << "\n";
+        continue;
+      }
+      if (!args.host_binds) {
+        err << failure(where, "not bound: its source " + volume.source +
+                                  " is a path of the original host (--host-binds binds it)").message()
+            << "\n";
+        continue;
+      }
+    } else if (auto kind = data_root.kind(volume.source); !kind || *kind != EntryKind::directory) {
+      err << not_found(where, "not bound: volume source " + data_root.absolute(volume.source) +
+                                  (kind ? " is missing" : ": " + kind.error().problem)).message()
+          << "\n";
+      continue;
+    }
+    binds.push_back(plan_bind(plan, volume));
+  }
+  return binds;
+}
+
+Result<void> mount_one(const Stores& stores, const MountArgs& args, const Registry& registry, Mounter& mounter,
+                       const MountTable& table, std::ostream& out, std::ostream& err) {
+  auto resolved = stores.resolve(args.image, args.kind == SourceKind::container ? Lookup::container : Lookup::image);
+  if (!resolved) return resolved.error();
+  const RootDir& data_root = *resolved->store->root;
+  const Stack* image = &resolved->stack;
+  if (const std::string state_dir = absolute_path(registry.dir());
+      is_within(state_dir, data_root.path()) || is_within(data_root.path(), state_dir))
+    return usage_error(registry.dir(), "state dir overlaps the data root " + data_root.path() + " (it is never written)");
+  auto target = canonical_dir(args.target, "mount target");
+  if (!target) return target.error();
+  if (is_within(*target, data_root.path()) || is_within(data_root.path(), *target))
+    return usage_error(*target, "mount target overlaps the data root " + data_root.path());
+  MountRequest request;
+  request.target = *target;
+  if (args.dry_run) {
+    if (!args.upper.empty()) {
+      request.upper = absolute_path(args.upper);
+      request.work = absolute_path(args.work);
+    } else if (args.writable) {
+      request.upper = registry.dir() + "/scratch/<new>/upper";
+      request.work = registry.dir() + "/scratch/<new>/work";
+    } else {
+      request.empty_lower = registry.dir() + "/empty";
+    }
+    MountPlan plan = plan_mount(*image, data_root.path(), request);
+    plan.binds = plan_binds(*image, plan, args, data_root, err);
+    print_plan(plan, *image, out);
+    return {};
+  }
+
+  auto lock = registry.lock(true);
+  if (!lock) return lock.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+  if (is_mounted(*mounts, *target))
+    return failure(*target, "an ovlmount overlay is already mounted here (ovlmount umount it first)");
+  auto stale = registry.find(*target);
+  if (!stale) return stale.error();
+
+  Rollback rollback;
+  std::string scratch;
+  if (!args.upper.empty()) {
+    auto dirs = prepare_upper_work(args, data_root.path(), *target, rollback);
+    if (!dirs) return dirs.error();
+    request.upper = dirs->first;
+    request.work = dirs->second;
+  } else if (args.writable) {
+    auto made = registry.create_scratch();
+    if (!made) return made.error();
+    scratch = *made;
+    rollback.add([&registry, scratch] { (void)registry.remove_scratch(scratch); });
+    request.upper = scratch + "/upper";
+    request.work = scratch + "/work";
+    request.scratch = true;
+  } else if (image->layers.size() == 1) {
+    auto empty = registry.empty_dir();
+    if (!empty) return empty.error();
+    request.empty_lower = *empty;
+  }
+
+  MountPlan plan = plan_mount(*image, data_root.path(), request);
+  plan.store = resolved->store->label;
+  plan.binds = plan_binds(*image, plan, args, data_root, err);
+  MountRecord record = make_record(plan, scratch);
+  if (auto saved = registry.save(record); !saved) return saved.error();
+  rollback.add([&registry, target = record.target, previous = *stale] {
+    (void)(previous ? registry.save(*previous) : registry.remove(target));
+  });
+  if (auto mounted = mounter.mount(plan, data_root); !mounted) return mounted.error();
+  std::vector<std::string> bound;
+  rollback.add([&mounter, &bound, target = plan.target] {
+    for (auto sub = bound.rbegin(); sub != bound.rend(); ++sub) (void)mounter.unmount(*sub, true);
+    (void)mounter.unmount(target, true);
+  });
+  for (const BindPlan& bind : plan.binds) {
+    if (auto done = mounter.bind(plan, bind, data_root); done) {
+      bound.push_back(bind.target);
+    } else {
+      Error skipped = done.error();
+      skipped.problem = "not bound: " + skipped.problem;
+      err << skipped.message() << "\n";
+    }
+  }
+  if (bound != record.submounts) {
+    record.submounts = bound;
+    if (auto saved = registry.save(record); !saved) return saved.error();
+  }
+  rollback.disarm();
+  if (*stale && !(*stale)->scratch.empty()) (void)registry.remove_scratch((*stale)->scratch);
+  out << "mounted ";
+  if (image->container)
+    out << "container " << escape(image->container->name) << " (" << image->container->id.substr(0, 12) << ", image ";
+  else
+    out << escape(image->reference) << " (";
+  out << image->image_id.substr(0, 19) << ", " << image->layers.size()
+      << (image->layers.size() == 1 ? " layer, " : " layers, ") << (plan.read_only() ? "read-only" : "writable");
+  if (!bound.empty()) out << ", " << bound.size() << (bound.size() == 1 ? " volume" : " volumes");
+  out << ") at " << escape(plan.target) << "\n";
+  return {};
+}
+
+Result<void> mount_every_container(const Stores& stores, const MountArgs& args, const Registry& registry,
+                                   Mounter& mounter, const MountTable& table, std::ostream& out, std::ostream& err) {
+  auto dir = canonical_dir(args.target, "directory for the container mounts");
+  if (!dir) return dir.error();
+  std::optional<Error> first_failure;
+  for (const StoreEntry& entry : stores.entries()) {
+    auto ids = entry.store->container_ids();
+    if (!ids) return ids.error();
+    for (const std::string& id : *ids) {
+      auto container = entry.store->container(id);
+      Result<void> mounted = container ? Result<void>() : Result<void>(container.error());
+      if (mounted) {
+        MountArgs one = args;
+        one.all = false;
+        one.image = id;
+        one.target = *dir + "/" + container->name;
+        Rollback rollback;
+        mounted = make_dir(one.target, 0755, rollback);
+        if (mounted) mounted = mount_one(stores, one, registry, mounter, table, out, err);
+        if (mounted || args.dry_run) rollback.disarm();
+      }
+      if (!mounted) {
+        err << mounted.error().message() << "\n";
+        if (!first_failure) first_failure = mounted.error();
+      }
+    }
+  }
+  if (first_failure) return *first_failure;
+  return {};
+}
+
+// Removes `record` and its scratch dir (the mount must already be gone).
+Result<void> forget_record(const MountRecord& record, const Registry& registry) {
+  if (!record.scratch.empty())
+    if (auto removed = registry.remove_scratch(record.scratch); !removed) return removed.error();
+  return registry.remove(record.target);
+}
+
+// Unmounts (when mounted) and forgets one recorded target, its submounts first.
+Result<void> unmount_record(const MountRecord& record, const std::vector<MountEntry>& mounts, bool lazy,
+                            const Registry& registry, Mounter& mounter) {
+  for (auto sub = record.submounts.rbegin(); sub != record.submounts.rend(); ++sub)
+    if (is_mount_point(mounts, *sub))
+      if (auto unmounted = mounter.unmount(*sub, lazy); !unmounted) return unmounted.error();
+  if (is_mounted(mounts, record.target))
+    if (auto unmounted = mounter.unmount(record.target, lazy); !unmounted) return unmounted.error();
+  return forget_record(record, registry);
+}
+
+// The registry, locked, with its records and the mount table read under the lock.
+struct LockedState {
+  UniqueFd lock;
+  RegistryListing listing;
+  std::vector<MountEntry> mounts;
+};
+
+// Locks the registry, loads it and reads the mount table; problems with single records are
+// reported on `err` and skipped.
+Result<LockedState> lock_and_load(const Registry& registry, const MountTable& table, bool exclusive,
+                                  std::ostream& err) {
+  auto lock = registry.lock(exclusive);
+  if (!lock) return lock.error();
+  auto listing = registry.load();
+  if (!listing) return listing.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+  for (const Error& problem : listing->problems) err << problem.message() << "\n";
+  return LockedState{std::move(*lock), std::move(*listing), std::move(*mounts)};
+}
+
+}  // namespace
+
+Result<void> run_resolve(const Stores& stores, const std::string& image, bool json, std::ostream& out) {
+  auto found = stores.resolve(image, Lookup::image);
+  if (!found) return found.error();
+  const std::string& data_root = found->store->root->path();
+  const Stack* resolved = &found->stack;
+  if (json) {
+    out << json::serialize(resolve_json(*resolved, data_root)) << "\n";
+    return {};
+  }
+  MountRequest request;
+  print_plan(plan_mount(*resolved, data_root, request), *resolved, out);
+  return {};
+}
+
+Result<void> run_mount(const Stores& stores, const MountArgs& args, const Registry& registry, Mounter& mounter,
+                       const MountTable& table, std::ostream& out, std::ostream& err) {
+  if (args.all) return mount_every_container(stores, args, registry, mounter, table, out, err);
+  return mount_one(stores, args, registry, mounter, table, out, err);
+}
+
+Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounter& mounter,
+                        const MountTable& table, std::ostream& out, std::ostream& err) {
+  if (args.all) {
+    auto state = lock_and_load(registry, table, true, err);
+    if (!state) return state.error();
+    std::optional<Error> first_failure;
+    for (const MountRecord& record : state->listing.records) {
+      auto done = unmount_record(record, state->mounts, args.lazy, registry, mounter);
+      if (done) {
+        out << "unmounted " << escape(record.target) << "\n";
+      } else {
+        err << done.error().message() << "\n";
+        if (!first_failure) first_failure = done.error();
+      }
+    }
+    if (first_failure) return *first_failure;
+    return {};
+  }
+
+  auto lock = registry.lock(true);
+  if (!lock) return lock.error();
+  auto mounts = table.read();
+  if (!mounts) return mounts.error();
+  const std::string target = absolute_path(args.target);
+  auto record = registry.find(target);
+  if (!record) return record.error();
+  const bool mounted = is_mounted(*mounts, target);
+  if (!*record) {
+    if (!args.force) return not_found(target, "not mounted by ovlmount (use --force to unmount it anyway)");
+    if (auto unmounted = mounter.unmount(target, args.lazy); !unmounted) return unmounted.error();
+    out << "unmounted " << escape(target) << "\n";
+    return {};
+  }
+  if (auto done = unmount_record(**record, *mounts, args.lazy, registry, mounter); !done) return done.error();
+  out << (mounted ? "unmounted " : "forgot (already unmounted) ") << escape(target) << "\n";
+  return {};
+}
+
+Result<void> run_list(bool json, const Registry& registry, const MountTable& table, std::ostream& out,
+                      std::ostream& err) {
+  auto state = lock_and_load(registry, table, false, err);
+  if (!state) return state.error();
+  const auto& mounts = state->mounts;
+  const auto& listing = state->listing;
+
+  if (json) {
+    json::array records;
+    for (const MountRecord& record : listing.records) {
+      json::object entry = record_to_json(record);
+      entry["state"] = is_mounted(mounts, record.target) ? "mounted" : "gone";
+      records.push_back(std::move(entry));
+    }
+    out << json::serialize(records) << "\n";
+    return {};
+  }
+  for (const MountRecord& record : listing.records)
+    out << escape(record.target) << "  " << (is_mounted(mounts, record.target) ? "mounted" : "gone") << "  "
+        << record.image_id.substr(7, 12) << "  " << escape(record.reference)
+        << (record.upper.empty() ? "  ro" : "  rw") << "\n";
+  return {};
+}
+
+Result<void> run_cleanup(const Registry& registry, const MountTable& table, std::ostream& out,
+                         std::ostream& err) {
+  auto state = lock_and_load(registry, table, true, err);
+  if (!state) return state.error();
+
+  std::vector<std::string> kept_scratch;
+  for (const MountRecord& record : state->listing.records) {
+    if (is_mounted(state->mounts, record.target)) {
+      kept_scratch.push_back(record.scratch);
+      continue;
+    }
+    if (auto done = forget_record(record, registry); !done) return done.error();
+    out << "forgot " << escape(record.target) << " (no longer mounted)\n";
+  }
+  if (!state->listing.problems.empty()) {
+    err << failure(registry.dir(), "unreadable records, so scratch dirs are kept").message() << "\n";
+    return {};
+  }
+  auto scratch_dirs = registry.scratch_dirs();
+  if (!scratch_dirs) return scratch_dirs.error();
+  for (const std::string& dir : *scratch_dirs) {
+    if (std::find(kept_scratch.begin(), kept_scratch.end(), dir) != kept_scratch.end()) continue;
+    if (auto removed = registry.remove_scratch(dir); !removed) return removed.error();
+    out << "removed orphan scratch dir " << escape(dir) << "\n";
+  }
+  return {};
+}
+
+}  // namespace ovlmount

@@ -1,0 +1,155 @@
+// Why: see verify.hpp. Resolution already checks the whole metadata chain (it refuses to
+// mount anything that does not verify), so level 1 is resolution itself, reported as a result
+// rather than an error; level 2 rebuilds every image layer's tar stream.
+#include "ovlmount/cli/verify.hpp"
+
+#include "ovlmount/core/json_output.hpp"
+#include "ovlmount/forensics/layer_verify.hpp"
+#include "ovlmount/store/resolver.hpp"
+#include "ovlmount/store/stores.hpp"
+
+#include <boost/json.hpp>
+
+#include <unistd.h>
+
+#include <ostream>
+
+namespace ovlmount {
+namespace {
+
+namespace json = boost::json;
+
+constexpr std::int64_t progress_threshold = 64 << 20;
+
+// The outcome of one layer.
+struct LayerReport {
+  const Layer* layer = nullptr;
+  std::string status;  // ok, failed, not covered, skipped
+  std::string actual;
+  std::uint64_t bytes = 0;
+  std::uint64_t files = 0;
+  std::vector<FileProblem> problems;
+};
+
+LayerReport check_layer(const RootDir& root, const Layer& layer, size_t index, size_t count, bool quick,
+                        std::ostream& err) {
+  LayerReport report;
+  report.layer = &layer;
+  if (layer.role != LayerRole::image || layer.tar_split.empty()) {
+    report.status = "not covered";
+    if (auto size = tree_size(root, layer.dir)) {
+      report.files = size->files;
+      report.bytes = size->bytes;
+    } else {
+      report.problems.push_back({"", size.error().message()});
+    }
+    return report;
+  }
+  if (quick) {
+    report.status = "skipped";
+    return report;
+  }
+  VerifyProgress progress;
+  const bool show_progress = ::isatty(STDERR_FILENO) && layer.size > progress_threshold;
+  if (show_progress)
+    progress = [&err, index, count](std::uint64_t done, std::uint64_t total) {
+      err << "\rverify: layer " << index << "/" << count << ": " << (done >> 20) << " of " << (total >> 20) << " MiB"
+          << std::flush;
+    };
+  auto result = verify_layer(root, layer, progress);
+  if (show_progress) err << "\r\033[K" << std::flush;
+  if (!result) {
+    report.status = "failed";
+    report.problems.push_back({"", result.error().message()});
+    return report;
+  }
+  report.status = result->ok ? "ok" : "failed";
+  report.actual = result->actual;
+  report.bytes = result->bytes;
+  report.files = result->entries;
+  report.problems = std::move(result->problems);
+  return report;
+}
+
+void print_json(const std::string& reference, const Stack* stack, const std::optional<Error>& metadata_problem,
+                const std::vector<LayerReport>& reports, bool ok, bool quick, std::ostream& out) {
+  json::array layers;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const LayerReport& report = reports[i];
+    json::array problems;
+    for (const FileProblem& problem : report.problems)
+      problems.push_back(json::object{{"path", problem.path}, {"problem", problem.problem}});
+    layers.push_back(json::object{{"index", i + 1},
+                                  {"role", role_name(report.layer->role)},
+                                  {"diff_id", string_or_null(report.layer->diff_id)},
+                                  {"cache_id", report.layer->cache_id},
+                                  {"status", report.status},
+                                  {"actual", string_or_null(report.actual)},
+                                  {"bytes", report.bytes},
+                                  {"files", report.files},
+                                  {"problems", std::move(problems)}});
+  }
+  out << json::serialize(json::object{
+             {"reference", reference},
+             {"kind", stack && stack->is_container() ? "container" : "image"},
+             {"image_id", stack ? json::value(stack->image_id) : json::value(nullptr)},
+             {"ok", ok},
+             {"level", quick ? "metadata" : "content"},
+             {"metadata", json::object{{"ok", !metadata_problem},
+                                       {"problem", metadata_problem ? json::value(metadata_problem->message())
+                                                                    : json::value(nullptr)}}},
+             {"layers", std::move(layers)}})
+      << "\n";
+}
+
+void print_text(const std::optional<Error>& metadata_problem, const std::vector<LayerReport>& reports, bool ok,
+                std::ostream& out) {
+  out << "METADATA " << (metadata_problem ? "failed: " + metadata_problem->message() : std::string("ok")) << "\n";
+  for (size_t i = 0; i < reports.size(); ++i) {
+    const LayerReport& report = reports[i];
+    out << "LAYER " << i + 1 << " " << role_name(report.layer->role) << " " << report.layer->cache_id.substr(0, 12)
+        << " " << report.status;
+    if (report.status == "ok" || report.status == "failed")
+      out << " " << report.files << " entries, " << report.bytes << " bytes"
+          << (report.actual.empty() ? "" : ", sha256 " + report.actual.substr(7, 12));
+    if (report.status == "not covered")
+      out << (report.layer->role == LayerRole::image ? ": the store keeps no tar-split to rebuild it from"
+                                                      : " by any digest")
+          << ": " << report.files << " files, " << report.bytes << " bytes";
+    out << "\n";
+    for (const FileProblem& problem : report.problems)
+      out << "  " << (problem.path.empty() ? "" : escape(problem.path) + ": ") << escape(problem.problem) << "\n";
+  }
+  out << (ok ? "verify: ok\n" : "verify: FAILED\n");
+}
+
+}  // namespace
+
+Result<void> run_verify(const Stores& stores, const std::string& reference, bool json, bool quick,
+                        std::ostream& out, std::ostream& err) {
+  auto found = stores.resolve(reference, Lookup::any);
+  const RootDir* data_root = found ? found->store->root : nullptr;
+  Result<Stack> stack = found ? Result<Stack>(std::move(found->stack)) : Result<Stack>(found.error());
+  if (!stack) {
+    if (stack.error().code != ExitCode::corrupt) return stack.error();
+    if (json) print_json(reference, nullptr, stack.error(), {}, false, quick, out);
+    else print_text(stack.error(), {}, false, out);
+    return stack.error();
+  }
+
+  std::vector<LayerReport> reports;
+  bool ok = true;
+  for (size_t i = 0; i < stack->layers.size(); ++i) {
+    reports.push_back(check_layer(*data_root, stack->layers[i], i + 1, stack->layers.size(), quick, err));
+    if (reports.back().status == "failed") ok = false;
+  }
+  if (json) print_json(reference, &*stack, std::nullopt, reports, ok, quick, out);
+  else print_text(std::nullopt, reports, ok, out);
+  if (ok) return {};
+  size_t failed = 0;
+  for (const LayerReport& report : reports) failed += report.status == "failed";
+  return corrupt(reference, std::to_string(failed) + " of " + std::to_string(reports.size()) +
+                                " layers failed verification (see above)");
+}
+
+}  // namespace ovlmount

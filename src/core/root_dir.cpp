@@ -1,0 +1,235 @@
+// Why: see root_dir.hpp. openat2 has no glibc wrapper in Debian 12, so it is called through
+// syscall(2). O_NOATIME is refused (EPERM) for files the caller does not own unless it has
+// CAP_FOWNER; root has it, and a non-root `resolve` falls back to a plain open.
+#include "ovlmount/core/root_dir.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdlib>
+#include <memory>
+
+namespace ovlmount {
+namespace {
+
+Error open_error(const std::string& path, int errnum) {
+  switch (errnum) {
+    case ENOENT: return not_found(path, "no such file or directory");
+    case ENOTDIR: return corrupt(path, "a path element is not a directory");
+    case ELOOP:
+    case EXDEV: return corrupt(path, "refusing to follow a symlink or leave the data root");
+    case EACCES:
+    case EPERM: return failure(path, "permission denied");
+    default: return failure(path, errno_text(errnum));
+  }
+}
+
+}  // namespace
+
+std::string RootDir::absolute(std::string_view relative) const {
+  if (relative.empty()) return path();
+  return path() + "/" + std::string(relative);
+}
+
+Result<BeneathRoot> BeneathRoot::open(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (!::realpath(path.c_str(), resolved)) {
+    const int errnum = errno;
+    if (errnum == ENOENT) return not_found(path, "data root does not exist");
+    return failure(path, errno_text(errnum));
+  }
+  const int fd = ::open(resolved, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    const int errnum = errno;
+    if (errnum == ENOTDIR) return not_found(path, "data root is not a directory");
+    return failure(path, errno_text(errnum));
+  }
+  return BeneathRoot(resolved, UniqueFd(fd));
+}
+
+Result<UniqueFd> BeneathRoot::open_beneath(std::string_view relative, int flags) const {
+  const std::string rel = relative.empty() ? std::string(".") : std::string(relative);
+  open_how how{};
+  how.flags = static_cast<__u64>(flags | O_CLOEXEC);
+  how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+  long fd = ::syscall(SYS_openat2, fd_.get(), rel.c_str(), &how, sizeof how);
+  if (fd < 0 && errno == EPERM && (flags & O_NOATIME)) {
+    how.flags &= ~static_cast<__u64>(O_NOATIME);
+    fd = ::syscall(SYS_openat2, fd_.get(), rel.c_str(), &how, sizeof how);
+  }
+  if (fd < 0) return open_error(absolute(relative), errno);
+  return UniqueFd(static_cast<int>(fd));
+}
+
+Result<std::string> BeneathRoot::read_file(std::string_view relative, size_t max_size) const {
+  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return corrupt(absolute(relative), "not a regular file");
+  if (static_cast<size_t>(st.st_size) > max_size)
+    return corrupt(absolute(relative), "file is larger than " + std::to_string(max_size) + " bytes");
+  std::string content(static_cast<size_t>(st.st_size), '\0');
+  size_t done = 0;
+  while (true) {
+    if (done == content.size()) content.resize(done + 4096);
+    const ssize_t n = ::read(fd->get(), content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failure(absolute(relative), errno_text(errno));
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+    if (done > max_size)
+      return corrupt(absolute(relative), "file is larger than " + std::to_string(max_size) + " bytes");
+  }
+  content.resize(done);
+  return content;
+}
+
+Result<std::vector<std::string>> BeneathRoot::list_dir(std::string_view relative) const {
+  auto fd = open_beneath(relative, O_RDONLY | O_DIRECTORY | O_NOATIME);
+  if (!fd) return fd.error();
+  const int dup_fd = ::fcntl(fd->get(), F_DUPFD_CLOEXEC, 0);
+  if (dup_fd < 0) return failure(absolute(relative), errno_text(errno));
+  const std::unique_ptr<DIR, int (*)(DIR*)> dir(::fdopendir(dup_fd), ::closedir);
+  if (!dir) {
+    ::close(dup_fd);
+    return failure(absolute(relative), errno_text(errno));
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* entry = ::readdir(dir.get())) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") names.emplace_back(name);
+  }
+  if (errno != 0) return failure(absolute(relative), errno_text(errno));
+  return names;
+}
+
+Result<EntryKind> BeneathRoot::kind(std::string_view relative) const {
+  auto fd = open_beneath(relative, O_PATH | O_NOFOLLOW);
+  if (!fd) {
+    if (fd.error().code == ExitCode::not_found) return EntryKind::missing;
+    return fd.error();
+  }
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
+  if (S_ISDIR(st.st_mode)) return EntryKind::directory;
+  if (S_ISREG(st.st_mode)) return EntryKind::regular;
+  return EntryKind::other;
+}
+
+Result<UniqueFd> BeneathRoot::open_dir(std::string_view relative) const {
+  return open_beneath(relative, O_PATH | O_DIRECTORY);
+}
+
+namespace {
+
+Result<UniqueFd> open_in_root(int root_fd, std::string_view path, __u64 flags) {
+  open_how how{};
+  how.flags = flags | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  const std::string relative = path.empty() ? std::string(".") : std::string(path);
+  const long fd = ::syscall(SYS_openat2, root_fd, relative.c_str(), &how, sizeof how);
+  if (fd < 0) return open_error(std::string(path), errno);
+  return UniqueFd(static_cast<int>(fd));
+}
+
+}  // namespace
+
+Result<BeneathRoot> BeneathRoot::open_system_dir(std::string_view path) const {
+  auto fd = open_in_root(fd_.get(), path, O_PATH | O_DIRECTORY);
+  if (!fd) {
+    if (fd.error().code == ExitCode::not_found) return not_found(absolute(path), "does not exist");
+    return fd.error();
+  }
+  char resolved[PATH_MAX];
+  const std::string link = "/proc/self/fd/" + std::to_string(fd->get());
+  const ssize_t n = ::readlink(link.c_str(), resolved, sizeof resolved - 1);
+  if (n <= 0) return failure(absolute(path), errno_text(errno));
+  return BeneathRoot(std::string(resolved, static_cast<size_t>(n)), std::move(*fd));
+}
+
+Result<std::optional<std::string>> BeneathRoot::read_system_file(std::string_view path, size_t max_size) const {
+  auto fd = open_in_root(fd_.get(), path, O_RDONLY | O_NOATIME | O_NONBLOCK);
+  if (!fd && fd.error().code == ExitCode::not_found) return std::optional<std::string>();
+  if (!fd) fd = open_in_root(fd_.get(), path, O_RDONLY | O_NONBLOCK);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(path), errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return corrupt(absolute(path), "not a regular file");
+  std::string content;
+  char buffer[8192];
+  while (true) {
+    const ssize_t n = ::read(fd->get(), buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failure(absolute(path), errno_text(errno));
+    if (n == 0) return std::optional<std::string>(std::move(content));
+    content.append(buffer, static_cast<size_t>(n));
+    if (content.size() > max_size)
+      return corrupt(absolute(path), "file is larger than " + std::to_string(max_size) + " bytes");
+  }
+}
+
+Result<std::optional<FileStat>> BeneathRoot::stat(std::string_view relative) const {
+  auto fd = open_beneath(relative, O_PATH | O_NOFOLLOW);
+  if (!fd) {
+    if (fd.error().code == ExitCode::not_found) return std::optional<FileStat>();
+    return fd.error();
+  }
+  struct statx st {};
+  if (::statx(fd->get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_BASIC_STATS | STATX_BTIME, &st) != 0)
+    return failure(absolute(relative), errno_text(errno));
+  const auto time = [](const statx_timestamp& t) { return timespec{t.tv_sec, t.tv_nsec}; };
+  FileStat result;
+  result.mode = st.stx_mode;
+  result.uid = st.stx_uid;
+  result.gid = st.stx_gid;
+  result.size = st.stx_size;
+  result.ino = st.stx_ino;
+  result.nlink = st.stx_nlink;
+  result.rdev = makedev(st.stx_rdev_major, st.stx_rdev_minor);
+  result.atime = time(st.stx_atime);
+  result.mtime = time(st.stx_mtime);
+  result.ctime = time(st.stx_ctime);
+  if (st.stx_mask & STATX_BTIME) result.btime = time(st.stx_btime);
+  return std::optional<FileStat>(result);
+}
+
+Result<UniqueFd> BeneathRoot::open_file(std::string_view relative) const {
+  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
+  if (!S_ISREG(st.st_mode)) return corrupt(absolute(relative), "not a regular file");
+  return fd;
+}
+
+Result<std::optional<std::string>> BeneathRoot::xattr(std::string_view relative, const std::string& name) const {
+  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
+  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+    return corrupt(absolute(relative), "not a regular file or directory");
+  std::string value(256, '\0');
+  while (true) {
+    const ssize_t n = ::fgetxattr(fd->get(), name.c_str(), value.data(), value.size());
+    if (n >= 0) {
+      value.resize(static_cast<size_t>(n));
+      return std::optional<std::string>(std::move(value));
+    }
+    if (errno == ENODATA || errno == ENOTSUP) return std::optional<std::string>();
+    if (errno != ERANGE || value.size() >= 65536) return failure(absolute(relative), errno_text(errno));
+    value.resize(value.size() * 4);
+  }
+}
+
+}  // namespace ovlmount

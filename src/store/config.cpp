@@ -1,0 +1,76 @@
+// Why: see config.hpp. toml++ is used header-only here, in this one file: the shared library
+// Debian ships would cost every short command its load time (DESIGN.md "Start-up cost").
+#include "ovlmount/store/config.hpp"
+
+#include <boost/json.hpp>
+
+#define TOML_HEADER_ONLY 1
+#define TOML_EXCEPTIONS 0
+#include <toml++/toml.h>
+
+#include <sstream>
+
+namespace ovlmount {
+namespace {
+
+constexpr size_t max_config_depth = 64;
+
+Result<toml::table> parse_toml(const std::string& text, const std::string& object) {
+  toml::parse_result parsed = toml::parse(text, object);
+  if (!parsed) {
+    std::ostringstream where;
+    where << parsed.error().source().begin;
+    return corrupt(object, "not valid TOML (" + std::string(parsed.error().description()) + " at " + where.str() + ")");
+  }
+  return std::move(parsed).table();
+}
+
+Result<std::string> absolute_setting(const toml::node* node, const char* name, const std::string& fallback,
+                                     const std::string& object) {
+  if (!node) return fallback;
+  const auto* value = node->as_string();
+  if (!value || value->get().empty() || value->get().front() != '/')
+    return corrupt(object, std::string(name) + " is not an absolute path");
+  return value->get();
+}
+
+}  // namespace
+
+Result<DockerConfig> parse_daemon_json(const std::string& text, const std::string& object) {
+  boost::system::error_code ec;
+  boost::json::parse_options options;
+  options.max_depth = max_config_depth;
+  const boost::json::value document = boost::json::parse(text, ec, {}, options);
+  if (ec || !document.is_object())
+    return corrupt(object, "not a valid JSON object (give --data-root to bypass it)");
+  DockerConfig config;
+  if (const boost::json::value* root = document.get_object().if_contains("data-root")) {
+    if (!root->is_string() || root->get_string().empty() || root->get_string().front() != '/')
+      return corrupt(object, "\"data-root\" is not an absolute path");
+    config.data_root = root->get_string();
+  }
+  return config;
+}
+
+Result<std::string> parse_storage_conf(const std::string& text, const std::string& object) {
+  auto table = parse_toml(text, object);
+  if (!table) return table.error();
+  const toml::node* storage = table->get("storage");
+  if (storage && !storage->is_table()) return corrupt(object, "[storage] is not a table");
+  const toml::table* settings = storage ? storage->as_table() : nullptr;
+  if (const toml::node* driver = settings ? settings->get("driver") : nullptr) {
+    const auto* name = driver->as_string();
+    if (!name) return corrupt(object, "storage driver is not a string");
+    if (!name->get().empty() && name->get() != "overlay")
+      return not_found(object, "storage driver \"" + name->get() + "\" is not overlay, the only one ovlmount reads");
+  }
+  return absolute_setting(settings ? settings->get("graphroot") : nullptr, "graphroot", default_storage_root, object);
+}
+
+Result<std::string> parse_containerd_config(const std::string& text, const std::string& object) {
+  auto table = parse_toml(text, object);
+  if (!table) return table.error();
+  return absolute_setting(table->get("root"), "root", default_containerd_root, object);
+}
+
+}  // namespace ovlmount
