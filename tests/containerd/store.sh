@@ -165,7 +165,11 @@ for ns in "${namespaces[@]}"; do
     done
     for image in "${images[@]}"; do
         ref=docker.io/library/$image
-        c -n "$ns" images ls -q | grep -qxF "$ref" || die "$ref was not imported into namespace $ns"
+        if ! c -n "$ns" images ls -q | grep -qxF "$ref"; then
+            # Seen once in many runs: an import that returned without its name. Import again.
+            c -n "$ns" images import "$dir/save/$(echo "$image" | tr '/:' '__').tar" >/dev/null
+            c -n "$ns" images ls -q | grep -qxF "$ref" || die "$ref was not imported into namespace $ns"
+        fi
         name=$(echo "$image" | tr '/:' '__')
         view=ovltest-view-$name
         c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
@@ -175,9 +179,18 @@ for ns in "${namespaces[@]}"; do
         for diff in $diff_chain; do
             if [ -z "$top" ]; then top=$diff; else top=sha256:$(printf '%s %s' "$top" "$diff" | sha256sum | cut -d' ' -f1); fi
         done
-        c -n "$ns" snapshots view "$view" "$top" >/dev/null
-        c -n "$ns" snapshots mounts /ovltest-target "$view" >"$dir/oracle/$ns/$name.mount"
-        c -n "$ns" snapshots rm "$view" >/dev/null
+        # An unleased view can be garbage-collected at any moment: take its mounts right after
+        # creating it, and try again if it was collected in between.
+        for _ in 1 2 3; do
+            if c -n "$ns" snapshots view "$view" "$top" >/dev/null &&
+                c -n "$ns" snapshots mounts /ovltest-target "$view" >"$dir/oracle/$ns/$name.mount"; then
+                break
+            fi
+            rm -f "$dir/oracle/$ns/$name.mount"
+            c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
+        done
+        [ -s "$dir/oracle/$ns/$name.mount" ] || die "containerd's mount of $ref could not be recorded"
+        c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
         echo "$top" >"$dir/oracle/$ns/$name.chain"
     done
 done
