@@ -71,7 +71,10 @@ packages=(docker.io docker-cli containerd runc tini)
 inner_slugs=(base multi deep built)
 inner_refs=(ovltest-base:1 ovltest-multi:latest ovltest-deep:latest d29-built:latest)
 
+fail_msg=
+err_rc=0
 die() {
+    fail_msg=$*
     echo "store.sh: $*" >&2
     exit 1
 }
@@ -226,7 +229,7 @@ cleanup() {
         for f in "$vdir"/daemon/*.log; do
             [ -f "$f" ] || continue
             log "tail of $f:"
-            tail -n 30 "$f" >&2
+            tail -n 15 "$f" >&2
         done
     fi
     stop_bg
@@ -237,12 +240,14 @@ cleanup() {
     unmount_below
     [ ! -d "$build" ] || rm -rf --one-file-system "$build"
     if [ $rc != 0 ]; then
-        log "FAILED (exit $rc); $dir is incomplete (no ready file)"
+        log "FAILED (exit $rc${fail_msg:+: $fail_msg}); $dir is incomplete (no ready file)"
     fi
     exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
+set -E
+trap 'err_rc=$?; [ -n "$fail_msg" ] || fail_msg="line $LINENO: $BASH_COMMAND exited $err_rc"' ERR
 
 # Leftovers of a run that was killed (SIGKILL): containers and images labelled with this DIR.
 for c in $("$DOCKER" ps -aq --no-trunc --filter "label=ovlmount.docker29.dir=$dir"); do
@@ -455,8 +460,14 @@ build_variant() {
         mapfile -t diffs < <(ix image inspect --format '{{range .RootFS.Layers}}{{println .}}{{end}}' "$ref" | grep .)
         top=$(chain_id "${diffs[@]}")
         # containerd's own cross-check: the config blob's GC label names the top snapshot.
-        grep -qF "containerd.io/gc.ref.snapshot.overlayfs=$top" "$o/ctr-content.txt" ||
-            die "[$v] $ref: no content label names the computed top chain ID $top"
+        # (Listed again for a while if missing: a label written just after a build.)
+        local tries=0
+        until grep -qF "containerd.io/gc.ref.snapshot.overlayfs=$top" "$o/ctr-content.txt"; do
+            tries=$((tries + 1))
+            [ $tries -le 20 ] || die "[$v] $ref: no content label names the computed top chain ID $top"
+            sleep 0.5
+            ctrx content ls >"$o/ctr-content.txt"
+        done
         view=d29-oracle-view-$slug
         ctrx snapshots view "$view" "$top" >/dev/null
         ctrx snapshots mounts "/mnt/$view" "$view" >"$o/mount-image-$slug.txt"
@@ -509,8 +520,8 @@ build_variant() {
         grep -q '"Driver":"overlayfs"' "$vdir/docker/containers/$cid/config.v2.json" ||
             die "[$v] container $name: Driver is not overlayfs in config.v2.json"
     done <"$o/container-ids.tsv"
-    local ref iid top nd nm
-    while IFS=$'\t' read -r ref iid top nd nm; do
+    local ref top nd nm
+    while IFS=$'\t' read -r ref _ top nd nm; do
         [ "$ref" = ref ] && continue
         if [ "$ref" = d29-built:latest ] && [ "$nm" != $((nd + 1)) ]; then
             log "[$v] note: $ref has $nd diff IDs and $nm dirs in containerd's mount (DESIGN.md 7.2 says one more)"
