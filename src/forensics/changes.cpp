@@ -310,7 +310,7 @@ Result<std::string> bodyfile_line(const RootDir& root, const std::string& writab
   }
   std::string name = bodyfile_escape(change.path);
   if (change.kind == ChangeKind::remove) name += " (deleted)";
-  const auto field = [](auto value) { return "|" + std::to_string(value); };
+  const auto field = [](auto value) { return std::string(1, '|').append(std::to_string(value)); };
   return md5 + "|" + name + field(entry.ino) + "|" + mode_string(entry.mode) + field(entry.uid) + field(entry.gid) +
          field(entry.size) + field(entry.atime.tv_sec) + field(entry.mtime.tv_sec) + field(entry.ctime.tv_sec) +
          field(entry.btime ? entry.btime->tv_sec : 0);

@@ -19,6 +19,14 @@ namespace json = boost::json;
 
 namespace {
 
+// `text` in double quotes.
+std::string quoted(std::string_view text) {
+  std::string result(1, '"');
+  result.append(text);
+  result.push_back('"');
+  return result;
+}
+
 constexpr std::size_t compressed_chunk_size = 64 * 1024;
 constexpr std::size_t inflate_chunk_size = 256 * 1024;
 constexpr std::size_t tar_block_size = 512;
@@ -264,9 +272,10 @@ Result<void> TarSplitReader::parse_entry(std::string_view line, TarSplitEntry& e
     if (!field || field->is_null()) return std::nullopt;
     if (field->is_int64()) return field->get_int64();
     if (wrong_type.empty())
-      wrong_type = field->is_uint64() ? "\"" + std::string(key) + "\" is too large"
-                                      : "\"" + std::string(key) + "\" is " + std::string(json_kind_name(field->kind())) +
-                                            ", not an integer";
+      wrong_type = quoted(key).append(field->is_uint64() ? " is too large"
+                                                         : std::string(" is ")
+                                                               .append(json_kind_name(field->kind()))
+                                                               .append(", not an integer"));
     return std::nullopt;
   };
   const auto string = [&](std::string_view key) -> std::optional<std::string_view> {
@@ -274,7 +283,7 @@ Result<void> TarSplitReader::parse_entry(std::string_view line, TarSplitEntry& e
     if (!field || field->is_null()) return std::nullopt;
     if (const json::string* text = field->if_string()) return std::string_view(*text);
     if (wrong_type.empty())
-      wrong_type = "\"" + std::string(key) + "\" is " + std::string(json_kind_name(field->kind())) + ", not a string";
+      wrong_type = quoted(key).append(" is ").append(json_kind_name(field->kind())).append(", not a string");
     return std::nullopt;
   };
   const auto type = integer("type");
