@@ -92,7 +92,7 @@ Result<void> run_images(const Stores& stores, bool json, std::ostream& out) {
         continue;
       }
       std::string refs;
-      for (const auto& name : names) refs += (refs.empty() ? "" : ",") + escape(name);
+      for (const auto& name : names) refs.append(refs.empty() ? "" : ",").append(escape(name));
       out << id.substr(0, 12) << "  " << (stack ? std::to_string(stack->layers.size()) : "-") << "  "
           << (stack ? human_size(size) : "-") << "  " << (stack && !stack->created.empty() ? escape(stack->created) : "-")
           << "  " << (refs.empty() ? "<none>" : refs) << (stores.entries().size() > 1 ? "  " + entry.label : "")
@@ -178,7 +178,7 @@ Result<void> run_owner(const Stores& stores, const std::string& layer_dir, bool 
                                       {"references", std::move(refs)}, {"index", i + 1}, {"role", "image"}});
         } else {
           std::string list;
-          for (const auto& name : names) list += (list.empty() ? "" : ",") + escape(name);
+          for (const auto& name : names) list.append(list.empty() ? "" : ",").append(escape(name));
           out << "image sha256:" << id << " " << (list.empty() ? "<none>" : list) << " layer " << i + 1 << "\n";
         }
       }

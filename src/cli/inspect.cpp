@@ -99,7 +99,7 @@ Result<void> run_inspect(const Stores& stores, const std::string& reference, boo
   out << "store:      " << found->store->label << "\n"
       << "image:      " << stack->image_id << "\n";
   std::string refs;
-  for (const auto& name : names) refs += (refs.empty() ? "" : ", ") + escape(name);
+  for (const auto& name : names) refs.append(refs.empty() ? "" : ", ").append(escape(name));
   out << "references: " << (refs.empty() ? "<none>" : refs) << "\n"
       << "created:    " << (stack->created.empty() ? "-" : escape(stack->created)) << "\n"
       << "config:     its sha256 is the image ID\n"
