@@ -1,9 +1,11 @@
 // Why: see verify.hpp. Resolution already checks the whole metadata chain (it refuses to
 // mount anything that does not verify), so level 1 is resolution itself, reported as a result
-// rather than an error; level 2 rebuilds every image layer's tar stream.
+// rather than an error; level 2 rebuilds every image layer's tar stream from its tar-split, or reads
+// its blob where the store keeps none (containerd).
 #include "ovlmount/cli/verify.hpp"
 
 #include "ovlmount/core/json_output.hpp"
+#include "ovlmount/forensics/blob_verify.hpp"
 #include "ovlmount/forensics/layer_verify.hpp"
 #include "ovlmount/store/resolver.hpp"
 #include "ovlmount/store/stores.hpp"
@@ -35,7 +37,7 @@ LayerReport check_layer(const RootDir& root, const Layer& layer, size_t index, s
                         std::ostream& err) {
   LayerReport report;
   report.layer = &layer;
-  if (layer.role != LayerRole::image || layer.tar_split.empty()) {
+  if (layer.role != LayerRole::image || (layer.tar_split.empty() && layer.blob.empty())) {
     report.status = "not covered";
     if (auto size = tree_size(root, layer.dir)) {
       report.files = size->files;
@@ -56,7 +58,7 @@ LayerReport check_layer(const RootDir& root, const Layer& layer, size_t index, s
       err << "\rverify: layer " << index << "/" << count << ": " << (done >> 20) << " of " << (total >> 20) << " MiB"
           << std::flush;
     };
-  auto result = verify_layer(root, layer, progress);
+  auto result = layer.tar_split.empty() ? verify_layer_blob(root, layer, progress) : verify_layer(root, layer, progress);
   if (show_progress) err << "\r\033[K" << std::flush;
   if (!result) {
     report.status = "failed";
@@ -113,7 +115,7 @@ void print_text(const std::optional<Error>& metadata_problem, const std::vector<
       out << " " << report.files << " entries, " << report.bytes << " bytes"
           << (report.actual.empty() ? "" : ", sha256 " + report.actual.substr(7, 12));
     if (report.status == "not covered")
-      out << (report.layer->role == LayerRole::image ? ": the store keeps no tar-split to rebuild it from"
+      out << (report.layer->role == LayerRole::image ? ": the store keeps no tar-split or layer blob to check it with"
                                                       : " by any digest")
           << ": " << report.files << " files, " << report.bytes << " bytes";
     out << "\n";

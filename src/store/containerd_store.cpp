@@ -1,6 +1,6 @@
 // Why: see containerd_store.hpp. Paths used here (relative to the containerd root):
 //   io.containerd.metadata.v1.bolt/meta.db              v1/<ns>/{images,content,snapshots,containers}
-//   io.containerd.content.v1.content/blobs/sha256/<hex>  manifests, indexes, configs
+//   io.containerd.content.v1.content/blobs/sha256/<hex>  manifests, indexes, configs, layer blobs
 //   io.containerd.snapshotter.v1.overlayfs/metadata.db  v1/snapshots/<ns>/<seq>/<key> -> id, kind, parent
 //   io.containerd.snapshotter.v1.overlayfs/snapshots/<id>/fs   a layer's files
 // Each bolt file is read whole (what a call needs of it) in one consistent() walk into plain
@@ -77,6 +77,12 @@ struct SnapshotRecord {
   SnapshotKind kind = SnapshotKind::committed;
   std::string parent;  // the parent's snapshotter key; "" for a base
   std::int64_t size = -1;
+};
+
+// What ovlmount uses of an image manifest.
+struct Manifest {
+  std::string config_digest;               // "sha256:<hex>"
+  std::vector<std::string> layer_digests;  // "sha256:<hex>" each, bottom first
 };
 
 // An image name resolved to its platform manifest and config.
@@ -377,6 +383,14 @@ struct ContainerdStore::State {
 
   // The config digest of image record `image`: through an index (host platform) to a manifest.
   Result<std::string> config_digest(const NamespaceData& data, const ImageRecord& image) const {
+    auto manifest = manifest_of(data, image);
+    if (!manifest) return manifest.error();
+    return std::move(manifest->config_digest);
+  }
+
+  // The manifest of image record `image`: through an index (host platform) to a manifest.
+  // Its layer digests are left empty when its layers array is malformed (mounting never needs them).
+  Result<Manifest> manifest_of(const NamespaceData& data, const ImageRecord& image) const {
     Descriptor current{image.digest, image.media_type, image.size};
     const auto [arch, variant] = host_platform();
     for (int depth = 0; depth <= max_index_depth; ++depth) {
@@ -399,7 +413,19 @@ struct ContainerdStore::State {
         if (!config || !config->is_object()) return corrupt(file, "manifest has no config descriptor");
         auto descriptor = descriptor_of(config->get_object(), "config", file);
         if (!descriptor) return descriptor.error();
-        return descriptor->digest;
+        Manifest manifest{descriptor->digest, {}};
+        if (const json::value* layers = top.if_contains("layers"); layers && layers->is_array()) {
+          for (const json::value& layer : layers->get_array()) {
+            auto layer_descriptor = layer.is_object() ? descriptor_of(layer.get_object(), "layer", file)
+                                                      : Result<Descriptor>(corrupt(file, "layer is not an object"));
+            if (!layer_descriptor) {
+              manifest.layer_digests.clear();
+              break;
+            }
+            manifest.layer_digests.push_back(std::move(layer_descriptor->digest));
+          }
+        }
+        return manifest;
       }
       const json::value* manifests = top.if_contains("manifests");
       if (!manifests || !manifests->is_array()) return corrupt(file, "index has no manifests array");
@@ -624,6 +650,14 @@ Result<std::vector<Layer>> ContainerdStore::image_layers(const std::string& id, 
   auto levels = state_->chain_below(*data, *records, chain.back(), what);
   if (!levels) return levels.error();
   const std::string meta_file = state_->root->absolute(meta_db);
+  std::vector<std::string> blob_digests;
+  for (const ImageRecord& image : data->images) {
+    auto manifest = state_->manifest_of(*data, image);
+    if (manifest && manifest->config_digest == "sha256:" + id && manifest->layer_digests.size() == chain.size()) {
+      blob_digests = std::move(manifest->layer_digests);
+      break;
+    }
+  }
   std::vector<Layer> result;
   size_t next = 0;
   for (const auto& level : *levels) {
@@ -637,6 +671,13 @@ Result<std::vector<Layer>> ContainerdStore::image_layers(const std::string& id, 
     if (next < chain.size() && level.meta_key == chain[next]) {
       layer->diff_id = config.diff_ids[next];
       layer->chain_id = chain[next];
+      if (next < blob_digests.size() && data->blobs.contains(blob_digests[next])) {
+        const std::string blob = std::string(blobs_dir) + "/" + blob_digests[next].substr(7);
+        if (auto kind = state_->root->kind(blob); kind && *kind == EntryKind::regular) {
+          layer->blob = blob;
+          layer->blob_digest = blob_digests[next];
+        }
+      }
       ++next;
     } else if (is_sha256_digest(level.meta_key)) {
       return corrupt(meta_file, "snapshot " + level.meta_key + " in the chain of image sha256:" + id +

@@ -215,6 +215,66 @@ BOOST_AUTO_TEST_CASE(listings_inspect_and_which_read_the_containerd_root) {
     OVLT_EXPECT_EXIT(by_id, 0);
 }
 
+BOOST_AUTO_TEST_CASE(verify_checks_image_layers_against_their_blobs_and_names_a_changed_file) {
+    TempDir t("cver");
+    const fs::path state = t / "state";
+    const auto diff_ids = boost::json::parse(docker_ok({"image", "inspect", "--format", "{{json .RootFS.Layers}}", kMulti}));
+    Result r = ovl(with_containerd(state, {"verify", "--json", kMulti}));
+    OVLT_EXPECT_EXIT(r, 0);
+    const auto report = parse_json(r.out, "verify --json");
+    std::vector<std::string> actual;
+    std::string changed_layer;
+    for (const auto& layer : jat(report, "layers").as_array()) {
+        BOOST_TEST(jstr(layer, "status") == "ok", jstr(layer, "cache_id"));
+        if (jat(layer, "diff_id").is_string()) {
+            actual.push_back(jstr(layer, "actual"));
+            changed_layer = jstr(layer, "cache_id");
+        }
+    }
+    std::vector<std::string> expected;
+    for (const auto& id : diff_ids.as_array()) expected.push_back(std::string(id.as_string()));
+    BOOST_TEST(actual == expected, boost::test_tools::per_element());
+
+    const fs::path root = t / "root";
+    copy_store_root(root);
+    const fs::path fs_dir = root / "io.containerd.snapshotter.v1.overlayfs/snapshots" / changed_layer / "fs";
+    fs::path victim;
+    for (const auto& entry : fs::recursive_directory_iterator(fs_dir))
+        if (entry.is_regular_file() && !entry.is_symlink() && entry.file_size() > 0) {
+            victim = entry.path();
+            break;
+        }
+    BOOST_TEST_REQUIRE(!victim.empty());
+    std::string bytes = read_file(victim);
+    bytes[0] = static_cast<char>(bytes[0] ^ 0x20);
+    write_file(victim, bytes);
+    Result bad = ovl(with_containerd(state, {"verify", kMulti}, "default", root));
+    OVLT_EXPECT_EXIT(bad, 4);
+    const std::string name = fs::relative(victim, fs_dir).string();
+    BOOST_TEST(bad.out.find(name + ": content differs") != std::string::npos, bad.describe());
+
+    const fs::path blobs = root / "io.containerd.content.v1.content/blobs/sha256";
+    const std::string config = "sha256:" + config_hex(state, kCtrMulti);
+    std::string top_blob;
+    for (const auto& entry : fs::directory_iterator(blobs)) {
+        if (entry.file_size() > (1 << 20)) continue;
+        boost::system::error_code ec;
+        const auto manifest = boost::json::parse(read_file(entry.path()), ec);
+        if (ec || !manifest.is_object() || !manifest.as_object().contains("layers")) continue;
+        if (jstr(jat(manifest, "config"), "digest") != config) continue;
+        top_blob = jstr(manifest.at("layers").as_array().back(), "digest").substr(7);
+    }
+    BOOST_TEST_REQUIRE(!top_blob.empty());
+    fs::remove(blobs / top_blob);
+    Result uncovered = ovl(with_containerd(state, {"verify", "--json", kMulti}, "default", root));
+    OVLT_EXPECT_EXIT(uncovered, 0);
+    const auto layers = jat(parse_json(uncovered.out, "verify --json"), "layers").as_array();
+    std::string last_image_layer_status;
+    for (const auto& layer : layers)
+        if (jat(layer, "diff_id").is_string()) last_image_layer_status = jstr(layer, "status");
+    BOOST_TEST(last_image_layer_status == "not covered", uncovered.describe());
+}
+
 BOOST_AUTO_TEST_CASE(a_corrupt_containerd_root_is_exit_4_in_one_line_and_mounts_nothing) {
     struct Case {
         std::string name;
@@ -280,6 +340,8 @@ BOOST_AUTO_TEST_CASE(no_command_changes_anything_in_the_containerd_root) {
         {"resolve", "--json", kCtrMulti},
         {"inspect", "--json", kCtrChanges},
         {"which", kCtrChanges, "/added-file"},
+        {"verify", "--json", kCtrMulti},
+        {"verify", kCtrChanges},
         {"mount", kCtrMulti, image_target.string()},
         {"container", kCtrChanges, container_target.string()},
         {"list", "--json"},

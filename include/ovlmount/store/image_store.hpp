@@ -30,6 +30,8 @@ struct Layer {
   std::string cache_id;   // the layer's directory name in the graph driver
   std::string dir;        // the layer's content directory, relative to the data root
   std::string tar_split;  // its tar-split.json.gz relative to the data root; "" when none is kept
+  std::string blob;         // its compressed layer blob relative to the data root; "" when none is kept
+  std::string blob_digest;  // "sha256:<hex>": the blob's digest, from the image manifest; "" when no blob
   std::int64_t size = -1;  // the size the store records for the layer; -1 when it records none
   LayerRole role = LayerRole::image;
 };
