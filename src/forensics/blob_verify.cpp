@@ -7,6 +7,7 @@
 #include "ovlmount/forensics/blob_verify.hpp"
 
 #include "ovlmount/forensics/overlay_marks.hpp"
+#include "ovlmount/forensics/tar_split.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -30,8 +31,6 @@ namespace ovlmount {
 namespace {
 
 constexpr std::size_t read_buffer_size = std::size_t{1} << 20;
-constexpr std::string_view whiteout_prefix = ".wh.";
-constexpr std::string_view opaque_marker = ".wh..wh..opq";
 
 struct ArchiveFree {
   void operator()(archive* a) const { archive_read_free(a); }
@@ -48,56 +47,14 @@ struct BlobEntry {
   bool reported = false;
 };
 
-// One entry of the snapshot dir, named as the layer tar names it.
-struct DiskEntry {
-  std::string path;
-  mode_t mode = 0;
-  std::uint64_t size = 0;
-  bool overlay_marker = false;
-};
-
 std::string beneath(const std::string& dir, std::string_view path) {
   if (path.empty()) return dir;
   return dir + "/" + std::string(path);
 }
 
-std::string child_path(const std::string& dir, std::string_view name) {
-  if (dir.empty()) return std::string(name);
-  return dir + "/" + std::string(name);
-}
-
 std::string_view base_name(std::string_view path) {
   const std::size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-std::string mode_kind(mode_t mode) {
-  switch (mode & S_IFMT) {
-    case S_IFREG: return "regular file";
-    case S_IFDIR: return "directory";
-    case S_IFLNK: return "symlink";
-    case S_IFCHR: return "character device";
-    case S_IFBLK: return "block device";
-    case S_IFIFO: return "FIFO";
-    case S_IFSOCK: return "socket";
-    default: return "special file";
-  }
-}
-
-// `name` as a path relative to the layer root: leading "./" and "/" and trailing "/" dropped,
-// "." for the root as "". nullopt when a component is "..".
-std::optional<std::string> normalized(std::string_view name) {
-  std::string path;
-  std::size_t start = 0;
-  while (start <= name.size()) {
-    std::size_t end = name.find('/', start);
-    if (end == std::string_view::npos) end = name.size();
-    const std::string_view part = name.substr(start, end - start);
-    if (part == "..") return std::nullopt;
-    if (!part.empty() && part != ".") path = child_path(path, part);
-    start = end + 1;
-  }
-  return path;
 }
 
 std::string hex_digest(CryptoPP::SHA256& hash) {
@@ -213,49 +170,6 @@ Result<bool> same_content(archive* a, int fd, const BlobSource& source, const st
   }
 }
 
-// The entries of the snapshot dir, depth first; unreadable dirs and entries become problems.
-std::vector<DiskEntry> walk_layer_dir(const RootDir& root, const std::string& layer_dir,
-                                      std::vector<FileProblem>& problems) {
-  std::vector<DiskEntry> entries;
-  const auto add_opaque_marker = [&](const std::string& dir) {
-    auto opaque = is_opaque_dir(root, beneath(layer_dir, dir));
-    if (!opaque)
-      problems.push_back({dir, "cannot read xattrs: " + opaque.error().problem});
-    else if (*opaque)
-      entries.push_back({child_path(dir, opaque_marker), 0, 0, true});
-  };
-  add_opaque_marker("");
-  std::vector<std::string> pending_dirs = {""};
-  while (!pending_dirs.empty()) {
-    const std::string dir = std::move(pending_dirs.back());
-    pending_dirs.pop_back();
-    auto names = root.list_dir(beneath(layer_dir, dir));
-    if (!names) {
-      problems.push_back({dir, "cannot list: " + names.error().problem});
-      continue;
-    }
-    for (const auto& name : *names) {
-      std::string path = child_path(dir, name);
-      auto st = root.stat(beneath(layer_dir, path));
-      if (!st) {
-        problems.push_back({path, "cannot stat: " + st.error().problem});
-        continue;
-      }
-      if (!*st) continue;
-      if (is_whiteout(**st)) {
-        entries.push_back({child_path(dir, std::string(whiteout_prefix) + name), (*st)->mode, 0, true});
-        continue;
-      }
-      entries.push_back({path, (*st)->mode, (*st)->size, false});
-      if (S_ISDIR((*st)->mode)) {
-        add_opaque_marker(path);
-        pending_dirs.push_back(std::move(path));
-      }
-    }
-  }
-  return entries;
-}
-
 constexpr auto by_path = [](const auto& a, const auto& b) { return a.path < b.path; };
 
 // Sorts by path, keeping the last entry of each path (as unpacking does).
@@ -281,12 +195,12 @@ bool has_listed_descendant(const std::vector<BlobEntry>& listed, const std::stri
 
 // Whether the disk entry is what the blob lists; the problem when not.
 std::optional<std::string> entry_problem(const RootDir& root, const std::string& layer_dir, const BlobEntry& listed,
-                                         const DiskEntry& disk) {
+                                         const LayerDirEntry& disk) {
   if (base_name(listed.path).starts_with(whiteout_prefix)) {
     if (disk.overlay_marker) return std::nullopt;
-    return "is a " + mode_kind(disk.mode) + ", not an overlay whiteout or opaque dir";
+    return "is a " + file_kind(disk.mode) + ", not an overlay whiteout or opaque dir";
   }
-  if (disk.overlay_marker) return "is an overlay mark, the layer blob lists a " + mode_kind(listed.type);
+  if (disk.overlay_marker) return "is an overlay mark, the layer blob lists a " + file_kind(listed.type);
   if (!listed.hardlink.empty()) {
     auto target = root.stat(beneath(layer_dir, listed.hardlink));
     auto self = root.stat(beneath(layer_dir, listed.path));
@@ -295,7 +209,7 @@ std::optional<std::string> entry_problem(const RootDir& root, const std::string&
     return std::nullopt;
   }
   if ((disk.mode & S_IFMT) != listed.type)
-    return "is a " + mode_kind(disk.mode) + ", the layer blob lists a " + mode_kind(listed.type);
+    return "is a " + file_kind(disk.mode) + ", the layer blob lists a " + file_kind(listed.type);
   if (S_ISREG(listed.type) && disk.size != listed.size)
     return "size " + std::to_string(disk.size) + ", the layer blob says " + std::to_string(listed.size);
   if (S_ISLNK(listed.type) && disk.size != listed.symlink_length)
@@ -305,7 +219,7 @@ std::optional<std::string> entry_problem(const RootDir& root, const std::string&
 }
 
 void compare_names(const RootDir& root, const std::string& layer_dir, std::vector<BlobEntry>& listed,
-                   std::vector<DiskEntry>& disk, std::vector<FileProblem>& problems) {
+                   std::vector<LayerDirEntry>& disk, std::vector<FileProblem>& problems) {
   std::sort(disk.begin(), disk.end(), by_path);
   auto on_disk = disk.begin();
   auto in_list = listed.begin();
@@ -372,7 +286,7 @@ Result<std::vector<BlobEntry>> entry_pass(const RootDir& root, const Layer& laye
     if (status < ARCHIVE_WARN) return archive_problem(a->get(), source, blob_path);
     ++verification.entries;
     const char* name = archive_entry_pathname(entry);
-    auto path = normalized(name ? name : "");
+    auto path = normalize_tar_name(name ? name : "");
     if (!name || !path) {
       verification.problems.push_back({name ? name : "", "unsafe or unreadable name in the layer blob"});
       continue;
@@ -380,7 +294,7 @@ Result<std::vector<BlobEntry>> entry_pass(const RootDir& root, const Layer& laye
     BlobEntry& listed_entry = listed.emplace_back();
     listed_entry.path = std::move(*path);
     if (const char* link = archive_entry_hardlink(entry)) {
-      auto target = normalized(link);
+      auto target = normalize_tar_name(link);
       listed_entry.hardlink = target && !target->empty() ? *target : std::string(".");
       continue;
     }
@@ -440,7 +354,7 @@ Result<LayerVerification> verify_layer_blob(const RootDir& root, const Layer& la
   if (!listed) return listed.error();
   source.drain(nullptr);
   sort_listed(*listed);
-  auto disk = walk_layer_dir(root, layer.dir, verification.problems);
+  auto disk = layer_dir_entries(root, layer.dir, verification.problems);
   compare_names(root, layer.dir, *listed, disk, verification.problems);
 
   std::stable_sort(verification.problems.begin(), verification.problems.end(), by_path);

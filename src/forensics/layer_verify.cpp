@@ -30,8 +30,6 @@ namespace {
 
 constexpr std::size_t read_buffer_size = std::size_t{1} << 20;
 constexpr std::uint64_t progress_step = std::uint64_t{8} << 20;
-constexpr std::string_view whiteout_prefix = ".wh.";
-constexpr std::string_view opaque_marker = ".wh..wh..opq";
 
 // One tar entry tar-split lists.
 struct ListedEntry {
@@ -41,14 +39,6 @@ struct ListedEntry {
   std::optional<char> typeflag;
   bool reported = false;      // a problem about it is already recorded
   bool listed_twice = false;  // the path occurs more than once in tar-split
-};
-
-// One entry of the diff dir, named as the layer tar names it.
-struct DiskEntry {
-  std::string path;  // a whiteout of "d/x" as "d/.wh.x"; an opaque dir "d" adds "d/.wh..wh..opq"
-  mode_t mode = 0;
-  std::uint64_t size = 0;
-  bool overlay_marker = false;  // a whiteout device or opaque xattr standing for a ".wh." entry
 };
 
 std::string beneath(const std::string& dir, std::string_view path) {
@@ -64,19 +54,6 @@ std::string child_path(const std::string& dir, std::string_view name) {
 std::string_view base_name(std::string_view path) {
   const std::size_t slash = path.rfind('/');
   return slash == std::string_view::npos ? path : path.substr(slash + 1);
-}
-
-std::string mode_kind(mode_t mode) {
-  switch (mode & S_IFMT) {
-    case S_IFREG: return "regular file";
-    case S_IFDIR: return "directory";
-    case S_IFLNK: return "symlink";
-    case S_IFCHR: return "character device";
-    case S_IFBLK: return "block device";
-    case S_IFIFO: return "FIFO";
-    case S_IFSOCK: return "socket";
-    default: return "special file";
-  }
 }
 
 // The file type a tar typeflag unpacks to; nullopt for a hard link (it takes its target's
@@ -110,7 +87,7 @@ std::string unopenable_problem(const RootDir& root, const std::string& relative,
   auto st = root.stat(relative);
   if (st && !*st) return "missing";
   if (st && !S_ISREG((*st)->mode))
-    return "is a " + mode_kind((*st)->mode) + ", tar-split lists a regular file of " + std::to_string(size) + " bytes";
+    return "is a " + file_kind((*st)->mode) + ", tar-split lists a regular file of " + std::to_string(size) + " bytes";
   return "cannot read: " + open_error.problem;
 }
 
@@ -181,49 +158,6 @@ std::string sha256_digest_of(CryptoPP::SHA256& hash) {
   return "sha256:" + hex;
 }
 
-// The entries of the diff dir, depth first; unreadable dirs and entries become problems.
-std::vector<DiskEntry> walk_diff_dir(const RootDir& root, const std::string& diff_dir,
-                                     std::vector<FileProblem>& problems) {
-  std::vector<DiskEntry> entries;
-  const auto add_opaque_marker = [&](const std::string& dir) {
-    auto opaque = is_opaque_dir(root, beneath(diff_dir, dir));
-    if (!opaque)
-      problems.push_back({dir, "cannot read xattrs: " + opaque.error().problem});
-    else if (*opaque)
-      entries.push_back({child_path(dir, opaque_marker), 0, 0, true});
-  };
-  add_opaque_marker("");
-  std::vector<std::string> pending_dirs = {""};
-  while (!pending_dirs.empty()) {
-    const std::string dir = std::move(pending_dirs.back());
-    pending_dirs.pop_back();
-    auto names = root.list_dir(beneath(diff_dir, dir));
-    if (!names) {
-      problems.push_back({dir, "cannot list: " + names.error().problem});
-      continue;
-    }
-    for (const auto& name : *names) {
-      std::string path = child_path(dir, name);
-      auto st = root.stat(beneath(diff_dir, path));
-      if (!st) {
-        problems.push_back({path, "cannot stat: " + st.error().problem});
-        continue;
-      }
-      if (!*st) continue;
-      if (is_whiteout(**st)) {
-        entries.push_back({child_path(dir, std::string(whiteout_prefix) + name), (*st)->mode, 0, true});
-        continue;
-      }
-      entries.push_back({path, (*st)->mode, (*st)->size, false});
-      if (S_ISDIR((*st)->mode)) {
-        add_opaque_marker(path);
-        pending_dirs.push_back(std::move(path));
-      }
-    }
-  }
-  return entries;
-}
-
 constexpr auto by_path = [](const auto& a, const auto& b) { return a.path < b.path; };
 
 // Sorts `listed` by path and keeps one entry per path (the last, as unpacking a tar does);
@@ -253,10 +187,10 @@ bool has_listed_descendant(const std::vector<ListedEntry>& listed, const std::st
 
 // Whether the disk entry is what tar-split lists; the problem when not. A file with content
 // was read as a regular file while the stream was rebuilt; here its size on disk is compared.
-std::optional<std::string> entry_problem(const ListedEntry& listed, const DiskEntry& disk) {
+std::optional<std::string> entry_problem(const ListedEntry& listed, const LayerDirEntry& disk) {
   if (base_name(listed.path).starts_with(whiteout_prefix)) {
     if (disk.overlay_marker) return std::nullopt;
-    return "is a " + mode_kind(disk.mode) + ", not an overlay whiteout or opaque dir";
+    return "is a " + file_kind(disk.mode) + ", not an overlay whiteout or opaque dir";
   }
   if (listed.size > 0) {
     if (disk.size != listed.size) return size_problem(disk.size, listed.size);
@@ -266,13 +200,13 @@ std::optional<std::string> entry_problem(const ListedEntry& listed, const DiskEn
   const auto expected = unpacked_type(*listed.typeflag);
   if (!expected) return std::nullopt;
   if ((disk.mode & S_IFMT) != *expected)
-    return "is a " + mode_kind(disk.mode) + ", tar-split lists a " + mode_kind(*expected);
+    return "is a " + file_kind(disk.mode) + ", tar-split lists a " + file_kind(*expected);
   if (*expected == S_IFREG && disk.size != 0) return size_problem(disk.size, 0);
   return std::nullopt;
 }
 
 // Matches the sorted `listed` against the diff dir's `disk` entries.
-void compare_names(std::vector<ListedEntry>& listed, std::vector<DiskEntry>& disk, std::vector<FileProblem>& problems) {
+void compare_names(std::vector<ListedEntry>& listed, std::vector<LayerDirEntry>& disk, std::vector<FileProblem>& problems) {
   std::sort(disk.begin(), disk.end(), by_path);
   auto on_disk = disk.begin();
   auto in_list = listed.begin();
@@ -382,7 +316,7 @@ Result<LayerVerification> verify_layer(const RootDir& root, const Layer& layer, 
   verification.actual = sha256_digest_of(hash);
 
   sort_listed(listed, verification.problems);
-  auto disk = walk_diff_dir(root, layer.dir, verification.problems);
+  auto disk = layer_dir_entries(root, layer.dir, verification.problems);
   compare_names(listed, disk, verification.problems);
   if (verification.actual != layer.diff_id) compare_checksums(root, layer, listed, progress, verification.problems);
 

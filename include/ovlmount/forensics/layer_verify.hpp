@@ -7,6 +7,7 @@
 
 #include "ovlmount/core/error.hpp"
 #include "ovlmount/core/root_dir.hpp"
+#include "ovlmount/forensics/overlay_marks.hpp"
 #include "ovlmount/store/image_store.hpp"
 
 #include <cstdint>
@@ -16,12 +17,6 @@
 
 namespace ovlmount {
 
-// One way a layer's diff dir differs from what its tar-split records.
-struct FileProblem {
-  std::string path;     // relative to the layer root, "etc/passwd"; "" for the layer root itself
-  std::string problem;  // "content differs (CRC64)", "size 12, tar-split says 10", "missing",
-                        // "not in tar-split", "is a directory, tar-split lists a regular file", ...
-};
 
 // The outcome of rebuilding one layer's tar stream.
 struct LayerVerification {
