@@ -47,6 +47,20 @@ Result<json::value> parse_json(const std::string& text, const std::string& objec
 
 std::string config_path(const std::string& id) { return std::string(config_dir) + "/" + id; }
 
+// The names in `dir` that are IDs (64 hex), sorted; none when `dir` does not exist.
+Result<std::vector<std::string>> ids_in(const RootDir& root, std::string_view dir) {
+  auto names = root.list_dir(dir);
+  if (!names) {
+    if (names.error().code == ExitCode::not_found) return std::vector<std::string>();
+    return names.error();
+  }
+  std::vector<std::string> ids;
+  for (auto& name : *names)
+    if (is_hex64(name)) ids.push_back(std::move(name));
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
 std::int64_t parse_size(std::string_view text) {
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos) return -1;
   return std::stoll(std::string(text));
@@ -170,17 +184,7 @@ Result<std::map<std::string, std::vector<std::string>>> DockerStore::references(
   return by_id;
 }
 
-Result<std::vector<std::string>> DockerStore::image_ids() const {
-  auto names = root_.list_dir(config_dir);
-  if (!names) {
-    if (names.error().code == ExitCode::not_found) return std::vector<std::string>();
-    return names.error();
-  }
-  std::vector<std::string> ids;
-  for (auto& name : *names)
-    if (is_hex64(name)) ids.push_back(std::move(name));
-  return ids;
-}
+Result<std::vector<std::string>> DockerStore::image_ids() const { return ids_in(root_, config_dir); }
 
 Result<bool> DockerStore::has_image(const std::string& id) const {
   if (!is_hex64(id)) return false;
@@ -298,18 +302,7 @@ Result<std::optional<std::string>> DockerStore::dir_of_link(const std::string& l
   return std::optional<std::string>();
 }
 
-Result<std::vector<std::string>> DockerStore::container_ids() const {
-  auto names = root_.list_dir(containers_dir);
-  if (!names) {
-    if (names.error().code == ExitCode::not_found) return std::vector<std::string>();
-    return names.error();
-  }
-  std::vector<std::string> ids;
-  for (auto& name : *names)
-    if (is_hex64(name)) ids.push_back(std::move(name));
-  std::sort(ids.begin(), ids.end());
-  return ids;
-}
+Result<std::vector<std::string>> DockerStore::container_ids() const { return ids_in(root_, containers_dir); }
 
 Result<Container> DockerStore::container(const std::string& id) const {
   const std::string object = "container " + id;
