@@ -49,6 +49,7 @@ po::options_description all_options() {
       ("storage-root", po::value<std::string>()->value_name("DIR"), "")
       ("containerd-root", po::value<std::string>()->value_name("DIR"), "")
       ("namespace", po::value<std::string>()->value_name("NS"), "")
+      ("platform", po::value<std::string>()->value_name("OS/ARCH"), "")
       ("host-root", po::value<std::string>()->value_name("DIR"), "")
       ("store", po::value<std::string>()->value_name("KIND"), "")
       ("state-dir", po::value<std::string>()->value_name("DIR"), "")
@@ -132,6 +133,11 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
   if (values.count("containerd-root"))
     invocation.stores.containerd_root = values["containerd-root"].as<std::string>();
   if (values.count("namespace")) invocation.stores.containerd_namespace = values["namespace"].as<std::string>();
+  if (values.count("platform")) {
+    auto platform = parse_platform(values["platform"].as<std::string>());
+    if (!platform) return platform.error();
+    invocation.stores.platform = std::move(*platform);
+  }
   if (values.count("store")) {
     invocation.stores.only = values["store"].as<std::string>();
     if (invocation.stores.only != "docker" && invocation.stores.only != "containers-storage" &&
@@ -285,15 +291,20 @@ Commands:
   cleanup     forget records whose mount is gone; remove scratch dirs no record owns
 
 Options:
-  --host-root DIR  the root of the system whose stores are read (default /): its
-                   etc/docker/daemon.json (data-root, default /var/lib/docker) and
-                   etc/containers/storage.conf (graphroot, default /var/lib/containers/storage)
-                   name the stores; every store found there is searched
-  --data-root DIR  a Docker data root: search only the stores given with --data-root and
-                   --storage-root
+  --host-root DIR  the root of the system whose stores are read (default /; a seized disk
+                   mounted somewhere): its etc/docker/daemon.json (data-root, default
+                   /var/lib/docker), etc/containers/storage.conf (graphroot, default
+                   /var/lib/containers/storage) and etc/containerd/config.toml (root, default
+                   /var/lib/containerd) name the stores; every store found there is searched
+  --data-root DIR  a Docker data root (overlay2 or containerd image store): search only the
+                   stores given with --data-root, --storage-root and --containerd-root
   --storage-root DIR  a containers-storage graph root (podman, CRI-O, buildah)
-  --containerd-root DIR  a containerd root (every namespace of it, or --namespace)
+  --containerd-root DIR  a containerd root (every namespace of it, or --namespace); also where
+                   a --data-root using the containerd image store has its images, when they are
+                   not below it (DIR/containerd/daemon)
   --namespace NS   search only containerd namespace NS (k8s.io, moby, default, ...)
+  --platform OS/ARCH[/VARIANT]  the manifest of a multi-platform image to use in containerd
+                   stores (default: the running kernel's, such as linux/amd64)
   --store KIND     search only stores of KIND: docker, containers-storage or containerd
   --state-dir DIR  where mount records and scratch dirs are kept (default /run/ovlmount)
   --upper DIR      mount, container: writable, changes go to DIR (created if missing; with --work)

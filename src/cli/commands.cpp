@@ -89,13 +89,15 @@ Result<bool> is_empty_dir(const std::string& path) {
 }
 
 // Checks (and creates when missing) the user's --upper and --work dirs.
-Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& args, const std::string& data_root,
+Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& args,
+                                                               const std::vector<std::string>& store_roots,
                                                                const std::string& target, Rollback& rollback) {
   const std::string wanted_upper = absolute_path(args.upper);
   const std::string wanted_work = absolute_path(args.work);
   for (const auto& [path, name] : {std::pair{wanted_upper, "upper dir"}, std::pair{wanted_work, "work dir"}}) {
-    if (is_within(path, data_root) || is_within(data_root, path))
-      return usage_error(path, std::string(name) + " overlaps the data root " + data_root + " (it is never written)");
+    for (const std::string& root : store_roots)
+      if (is_within(path, root) || is_within(root, path))
+        return usage_error(path, std::string(name) + " overlaps the data root " + root + " (it is never written)");
     if (is_within(path, target) || is_within(target, path))
       return usage_error(path, std::string(name) + " overlaps the mount target " + target);
   }
@@ -134,7 +136,7 @@ void print_plan(const MountPlan& plan, const Stack& image, std::ostream& out) {
         << "  " << escape(plan.data_root + "/" + layer.dir) << "\n";
   }
   for (const BindPlan& bind : plan.binds)
-    out << "volume:    " << escape(bind.in_store ? plan.data_root + "/" + bind.source : bind.source) << " -> "
+    out << "volume:    " << escape(bind.in_store ? plan.volume_root + "/" + bind.source : bind.source) << " -> "
         << escape(bind.target) << " (ro,nosuid,nodev)\n";
   if (!plan.target.empty()) out << "target:    " << escape(plan.target) << "\n";
   if (!plan.read_only()) out << "upper:     " << escape(plan.upper) << "\nwork:      " << escape(plan.work) << "\n";
@@ -169,7 +171,7 @@ bool is_mount_point(const std::vector<MountEntry>& mounts, const std::string& pa
 // The volume binds `args` asks for, each one checked; the ones that cannot be made are
 // reported on `err` and left out.
 std::vector<BindPlan> plan_binds(const Stack& stack, const MountPlan& plan, const MountArgs& args,
-                                 const RootDir& data_root, std::ostream& err) {
+                                 const RootDir& volume_root, std::ostream& err) {
   std::vector<BindPlan> binds;
   if (!args.volumes || !stack.container) return binds;
   for (const VolumeMount& volume : stack.container->mounts) {
@@ -190,8 +192,8 @@ std::vector<BindPlan> plan_binds(const Stack& stack, const MountPlan& plan, cons
             << "\n";
         continue;
       }
-    } else if (auto kind = data_root.kind(volume.source); !kind || *kind != EntryKind::directory) {
-      err << not_found(where, "not bound: volume source " + data_root.absolute(volume.source) +
+    } else if (auto kind = volume_root.kind(volume.source); !kind || *kind != EntryKind::directory) {
+      err << not_found(where, "not bound: volume source " + volume_root.absolute(volume.source) +
                                   (kind ? " is missing" : ": " + kind.error().problem)).message()
           << "\n";
       continue;
@@ -206,14 +208,18 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
   auto resolved = stores.resolve(args.image, args.kind == SourceKind::container ? Lookup::container : Lookup::image);
   if (!resolved) return resolved.error();
   const RootDir& data_root = *resolved->store->root;
+  const RootDir& volume_root = resolved->store->store->volume_root();
+  const std::vector<std::string> store_roots{data_root.path(), volume_root.path()};
   const Stack* image = &resolved->stack;
-  if (const std::string state_dir = absolute_path(registry.dir());
-      is_within(state_dir, data_root.path()) || is_within(data_root.path(), state_dir))
-    return usage_error(registry.dir(), "state dir overlaps the data root " + data_root.path() + " (it is never written)");
+  const std::string state_dir = absolute_path(registry.dir());
+  for (const std::string& root : store_roots)
+    if (is_within(state_dir, root) || is_within(root, state_dir))
+      return usage_error(registry.dir(), "state dir overlaps the data root " + root + " (it is never written)");
   auto target = canonical_dir(args.target, "mount target");
   if (!target) return target.error();
-  if (is_within(*target, data_root.path()) || is_within(data_root.path(), *target))
-    return usage_error(*target, "mount target overlaps the data root " + data_root.path());
+  for (const std::string& root : store_roots)
+    if (is_within(*target, root) || is_within(root, *target))
+      return usage_error(*target, "mount target overlaps the data root " + root);
   MountRequest request;
   request.target = *target;
   if (args.dry_run) {
@@ -227,7 +233,8 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
       request.empty_lower = registry.dir() + "/empty";
     }
     MountPlan plan = plan_mount(*image, data_root.path(), request);
-    plan.binds = plan_binds(*image, plan, args, data_root, err);
+    plan.volume_root = volume_root.path();
+    plan.binds = plan_binds(*image, plan, args, volume_root, err);
     print_plan(plan, *image, out);
     return {};
   }
@@ -244,7 +251,7 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
   Rollback rollback;
   std::string scratch;
   if (!args.upper.empty()) {
-    auto dirs = prepare_upper_work(args, data_root.path(), *target, rollback);
+    auto dirs = prepare_upper_work(args, store_roots, *target, rollback);
     if (!dirs) return dirs.error();
     request.upper = dirs->first;
     request.work = dirs->second;
@@ -264,7 +271,8 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
 
   MountPlan plan = plan_mount(*image, data_root.path(), request);
   plan.store = resolved->store->label;
-  plan.binds = plan_binds(*image, plan, args, data_root, err);
+  plan.volume_root = volume_root.path();
+  plan.binds = plan_binds(*image, plan, args, volume_root, err);
   MountRecord record = make_record(plan, scratch);
   if (auto saved = registry.save(record); !saved) return saved.error();
   rollback.add([&registry, target = record.target, previous = *stale] {
@@ -277,7 +285,7 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
     (void)mounter.unmount(target, true);
   });
   for (const BindPlan& bind : plan.binds) {
-    if (auto done = mounter.bind(plan, bind, data_root); done) {
+    if (auto done = mounter.bind(plan, bind, volume_root); done) {
       bound.push_back(bind.target);
     } else {
       Error skipped = done.error();

@@ -157,6 +157,12 @@ Result<BeneathRoot> BeneathRoot::open_system_dir(std::string_view path) const {
   return BeneathRoot(std::string(resolved, static_cast<size_t>(n)), std::move(*fd));
 }
 
+Result<BeneathRoot> BeneathRoot::open_subdir(std::string_view relative) const {
+  auto fd = open_dir(relative);
+  if (!fd) return fd.error();
+  return BeneathRoot(absolute(relative), std::move(*fd));
+}
+
 Result<std::optional<std::string>> BeneathRoot::read_system_file(std::string_view path, size_t max_size) const {
   auto fd = open_in_root(fd_.get(), path, O_RDONLY | O_NOATIME | O_NONBLOCK);
   if (!fd && fd.error().code == ExitCode::not_found) return std::optional<std::string>();

@@ -43,6 +43,7 @@ MountPlan plan_mount(const Stack& image, const std::string& data_root, MountRequ
   plan.image_id = image.image_id;
   if (image.container) plan.container_id = image.container->id;
   plan.data_root = data_root;
+  plan.volume_root = data_root;
   plan.target = std::move(request.target);
   for (auto layer = image.layers.rbegin(); layer != image.layers.rend(); ++layer)
     plan.layer_dirs.push_back(layer->dir);

@@ -2,6 +2,8 @@
 // Debian ships would cost every short command its load time (DESIGN.md "Start-up cost").
 #include "ovlmount/store/config.hpp"
 
+#include "ovlmount/store/containerd_store.hpp"
+
 #include <boost/json.hpp>
 
 #define TOML_HEADER_ONLY 1
@@ -48,6 +50,23 @@ Result<DockerConfig> parse_daemon_json(const std::string& text, const std::strin
     if (!root->is_string() || root->get_string().empty() || root->get_string().front() != '/')
       return corrupt(object, "\"data-root\" is not an absolute path");
     config.data_root = root->get_string();
+  }
+  const boost::json::object& top = document.get_object();
+  if (const boost::json::value* address = top.if_contains("containerd")) {
+    if (!address->is_string()) return corrupt(object, "\"containerd\" is not a string");
+    config.containerd = address->get_string();
+  }
+  if (const boost::json::value* ns = top.if_contains("containerd-namespace")) {
+    if (!ns->is_string() || !is_containerd_identifier(ns->get_string()))
+      return corrupt(object, "\"containerd-namespace\" is not a containerd namespace name");
+    config.containerd_namespace = ns->get_string();
+  }
+  if (const boost::json::value* features = top.if_contains("features")) {
+    if (!features->is_object()) return corrupt(object, "\"features\" is not an object");
+    if (const boost::json::value* snapshotter = features->get_object().if_contains("containerd-snapshotter")) {
+      if (!snapshotter->is_bool()) return corrupt(object, "\"features\": \"containerd-snapshotter\" is not true or false");
+      config.containerd_snapshotter = snapshotter->get_bool();
+    }
   }
   return config;
 }

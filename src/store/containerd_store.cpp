@@ -16,8 +16,6 @@
 
 #include <boost/json.hpp>
 
-#include <sys/utsname.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
@@ -33,6 +31,7 @@ constexpr std::string_view blobs_dir = "io.containerd.content.v1.content/blobs/s
 constexpr std::string_view snapshot_db = "io.containerd.snapshotter.v1.overlayfs/metadata.db";
 constexpr std::string_view snapshots_dir = "io.containerd.snapshotter.v1.overlayfs/snapshots";
 constexpr std::string_view snapshotter = "overlayfs";
+constexpr std::string_view dangling_prefix = "moby-dangling@";
 constexpr size_t max_json_blob = 64 << 20;
 constexpr size_t max_chain_depth = 500;
 constexpr int max_index_depth = 4;
@@ -85,29 +84,12 @@ struct Manifest {
   std::vector<std::string> layer_digests;  // "sha256:<hex>" each, bottom first
 };
 
-// An image name resolved to its platform manifest and config.
+// An image name resolved to its platform manifest, and the ID it has in this store.
 struct ResolvedImage {
-  std::string name;
-  std::string config_digest;  // "sha256:<hex>"
+  const ImageRecord* record = nullptr;
+  Manifest manifest;
+  std::string id;  // 64 hex: the config digest or the target digest (ContainerdOptions::identity)
 };
-
-// containerd's identifiers.Validate: [A-Za-z0-9]+ joined by single [._-], at most 76 bytes.
-bool is_identifier(std::string_view text) {
-  if (text.empty() || text.size() > max_identifier) return false;
-  bool after_separator = true;
-  for (const char c : text) {
-    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-    if (alnum) {
-      after_separator = false;
-    } else if (c == '.' || c == '_' || c == '-') {
-      if (after_separator) return false;
-      after_separator = true;
-    } else {
-      return false;
-    }
-  }
-  return !after_separator;
-}
 
 // Go's RFC3339Nano of a decoded time.
 std::string rfc3339(const GoTime& time) {
@@ -159,7 +141,7 @@ Result<std::vector<std::string>> read_namespaces(const RootDir& root) {
     if (!*v1) return names;
     auto walked = f.for_each(**v1, [&](const BoltItem& item) -> Result<void> {
       if (!item.bucket) return {};
-      if (!is_identifier(item.key))
+      if (!is_containerd_identifier(item.key))
         return corrupt(f.display_name(), "v1 holds a namespace whose name is not a containerd identifier: \"" +
                                              std::string(item.key) + "\"");
       names.emplace_back(item.key);
@@ -247,7 +229,7 @@ Result<NamespaceData> read_namespace(const RootDir& root, const std::string& ns)
     if (*containers) {
       auto walked = f.for_each(**containers, [&](const BoltItem& item) -> Result<void> {
         const std::string id(item.key);
-        if (!is_identifier(id))
+        if (!is_containerd_identifier(id))
           return corrupt(db, "v1/" + ns + "/containers holds an ID that is not a containerd identifier: \"" + id + "\"");
         if (!item.bucket) return corrupt(db, "v1/" + ns + "/containers/" + id + " is not a bucket");
         ContainerRecord container;
@@ -315,19 +297,6 @@ Result<std::map<std::string, SnapshotRecord>> read_snapshots(const RootDir& root
   });
 }
 
-// Go's GOARCH (and variant) of the running kernel's machine.
-std::pair<std::string, std::string> host_platform() {
-  utsname name{};
-  if (::uname(&name) != 0) return {"amd64", ""};
-  const std::string machine = name.machine;
-  if (machine == "x86_64") return {"amd64", ""};
-  if (machine == "aarch64" || machine == "arm64") return {"arm64", "v8"};
-  if (machine.starts_with("armv7")) return {"arm", "v7"};
-  if (machine.starts_with("armv6")) return {"arm", "v6"};
-  if (machine == "i386" || machine == "i686") return {"386", ""};
-  return {machine, ""};
-}
-
 const json::string* string_member(const json::object& object, std::string_view key) {
   const json::value* value = object.if_contains(key);
   return value ? value->if_string() : nullptr;
@@ -357,9 +326,27 @@ Result<Descriptor> descriptor_of(const json::object& object, const std::string& 
 
 }  // namespace
 
+bool is_containerd_identifier(std::string_view text) {
+  if (text.empty() || text.size() > max_identifier) return false;
+  bool after_separator = true;
+  for (const char c : text) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (alnum) {
+      after_separator = false;
+    } else if (c == '.' || c == '_' || c == '-') {
+      if (after_separator) return false;
+      after_separator = true;
+    } else {
+      return false;
+    }
+  }
+  return !after_separator;
+}
+
 struct ContainerdStore::State {
   const RootDir* root = nullptr;
   std::string ns;
+  ContainerdOptions options;
 
   std::string object(const std::string& what) const { return "containerd/" + ns + " " + what; }
 
@@ -381,18 +368,11 @@ struct ContainerdStore::State {
     return bytes;
   }
 
-  // The config digest of image record `image`: through an index (host platform) to a manifest.
-  Result<std::string> config_digest(const NamespaceData& data, const ImageRecord& image) const {
-    auto manifest = manifest_of(data, image);
-    if (!manifest) return manifest.error();
-    return std::move(manifest->config_digest);
-  }
-
-  // The manifest of image record `image`: through an index (host platform) to a manifest.
+  // The manifest of image record `image`: through an index (options.platform) to a manifest.
   // Its layer digests are left empty when its layers array is malformed (mounting never needs them).
   Result<Manifest> manifest_of(const NamespaceData& data, const ImageRecord& image) const {
     Descriptor current{image.digest, image.media_type, image.size};
-    const auto [arch, variant] = host_platform();
+    const Platform& wanted = options.platform;
     for (int depth = 0; depth <= max_index_depth; ++depth) {
       const std::string what = "image " + image.name;
       auto bytes = read_blob(data, current.digest, current.size, what);
@@ -442,9 +422,9 @@ struct ContainerdStore::State {
           const json::string* os = string_member(platform->get_object(), "os");
           const json::string* architecture = string_member(platform->get_object(), "architecture");
           const json::string* entry_variant = string_member(platform->get_object(), "variant");
-          if (!os || *os != "linux" || !architecture || *architecture != arch) continue;
+          if (!os || *os != wanted.os || !architecture || *architecture != wanted.architecture) continue;
           score = 2;
-          if (!entry_variant || entry_variant->empty() || *entry_variant == variant) score = 3;
+          if (!entry_variant || entry_variant->empty() || *entry_variant == wanted.variant) score = 3;
         } else if (list.size() != 1) {
           continue;
         }
@@ -455,24 +435,47 @@ struct ContainerdStore::State {
         }
       }
       if (!chosen)
-        return not_found(object(what), "holds no manifest for linux/" + arch + " whose content is in the namespace");
+        return not_found(object(what), "holds no manifest for " + wanted.name() + " whose content is in the namespace");
       current = std::move(*chosen);
     }
     return corrupt(object("image " + image.name), "indexes nested deeper than " + std::to_string(max_index_depth));
   }
 
-  // Every image whose config digest can be found; images without their content are left out.
+  // The ID image record `image` has in this store, given its manifest.
+  std::string id_of(const ImageRecord& image, const Manifest& manifest) const {
+    const std::string& digest = options.identity == ImageIdentity::target ? image.digest : manifest.config_digest;
+    return digest.substr(7);
+  }
+
+  // Every image whose manifest can be found; images without their content are left out.
   Result<std::vector<ResolvedImage>> resolve_all(const NamespaceData& data) const {
     std::vector<ResolvedImage> resolved;
     for (const ImageRecord& image : data.images) {
-      auto digest = config_digest(data, image);
-      if (!digest) {
-        if (digest.error().code == ExitCode::not_found) continue;
-        return digest.error();
+      auto resolved_image = resolve(data, image);
+      if (!resolved_image) {
+        if (resolved_image.error().code == ExitCode::not_found) continue;
+        return resolved_image.error();
       }
-      resolved.push_back({image.name, std::move(*digest)});
+      resolved.push_back(std::move(*resolved_image));
     }
     return resolved;
+  }
+
+  Result<ResolvedImage> resolve(const NamespaceData& data, const ImageRecord& image) const {
+    auto manifest = manifest_of(data, image);
+    if (!manifest) return manifest.error();
+    ResolvedImage resolved{&image, std::move(*manifest), {}};
+    resolved.id = id_of(image, resolved.manifest);
+    return resolved;
+  }
+
+  // The first image with ID `id`; not_found when none.
+  Result<ResolvedImage> find(const NamespaceData& data, const std::string& id) const {
+    auto resolved = resolve_all(data);
+    if (!resolved) return resolved.error();
+    for (ResolvedImage& image : *resolved)
+      if (image.id == id) return std::move(image);
+    return not_found(object("image sha256:" + id), "no such image");
   }
 
   // The meta.db chain below snapshot `key` and the snapshotter's, level by level, base first.
@@ -545,7 +548,7 @@ Result<std::vector<std::string>> ContainerdStore::namespaces(const RootDir& root
   return names;
 }
 
-Result<ContainerdStore> ContainerdStore::open(const RootDir& root, const std::string& ns) {
+Result<ContainerdStore> ContainerdStore::open(const RootDir& root, const std::string& ns, ContainerdOptions options) {
   auto names = namespaces(root);
   if (!names) return names.error();
   if (!std::binary_search(names->begin(), names->end(), ns))
@@ -553,6 +556,7 @@ Result<ContainerdStore> ContainerdStore::open(const RootDir& root, const std::st
   auto state = std::make_unique<State>();
   state->root = &root;
   state->ns = ns;
+  state->options = std::move(options);
   return ContainerdStore(std::move(state));
 }
 
@@ -586,9 +590,9 @@ Result<std::optional<std::string>> ContainerdStore::lookup_name(const ImageRef& 
     }
   }
   if (!found) return std::optional<std::string>();
-  auto digest = state_->config_digest(*data, *found);
-  if (!digest) return digest.error();
-  return std::optional<std::string>(digest->substr(7));
+  auto resolved = state_->resolve(*data, *found);
+  if (!resolved) return resolved.error();
+  return std::optional<std::string>(resolved->id);
 }
 
 Result<std::map<std::string, std::vector<std::string>>> ContainerdStore::references() const {
@@ -597,7 +601,10 @@ Result<std::map<std::string, std::vector<std::string>>> ContainerdStore::referen
   auto resolved = state_->resolve_all(*data);
   if (!resolved) return resolved.error();
   std::map<std::string, std::vector<std::string>> by_id;
-  for (const ResolvedImage& image : *resolved) by_id[image.config_digest.substr(7)].push_back(image.name);
+  for (const ResolvedImage& image : *resolved) {
+    std::vector<std::string>& names = by_id[image.id];
+    if (!image.record->name.starts_with(dangling_prefix)) names.push_back(image.record->name);
+  }
   for (auto& [id, names] : by_id) std::sort(names.begin(), names.end());
   return by_id;
 }
@@ -608,7 +615,7 @@ Result<std::vector<std::string>> ContainerdStore::image_ids() const {
   auto resolved = state_->resolve_all(*data);
   if (!resolved) return resolved.error();
   std::set<std::string> ids;
-  for (const ResolvedImage& image : *resolved) ids.insert(image.config_digest.substr(7));
+  for (const ResolvedImage& image : *resolved) ids.insert(image.id);
   return std::vector<std::string>(ids.begin(), ids.end());
 }
 
@@ -624,12 +631,10 @@ Result<ImageConfig> ContainerdStore::image_config(const std::string& id) const {
   if (!is_hex64(id)) return corrupt(object, "invalid image ID");
   auto data = read_namespace(*state_->root, state_->ns);
   if (!data) return data.error();
-  auto resolved = state_->resolve_all(*data);
-  if (!resolved) return resolved.error();
-  if (std::none_of(resolved->begin(), resolved->end(),
-                   [&](const ResolvedImage& image) { return image.config_digest == "sha256:" + id; }))
-    return not_found(object, "no such image");
-  auto config = state_->read_blob(*data, "sha256:" + id, -1, "image sha256:" + id + " config");
+  auto image = state_->find(*data, id);
+  if (!image) return image.error();
+  const std::string& digest = image->manifest.config_digest;
+  auto config = state_->read_blob(*data, digest, -1, "image sha256:" + id + " config");
   if (!config) return config.error();
 
   boost::system::error_code ec;
@@ -644,6 +649,8 @@ Result<std::vector<Layer>> ContainerdStore::image_layers(const std::string& id, 
   if (config.diff_ids.empty()) return std::vector<Layer>();
   auto data = read_namespace(*state_->root, state_->ns);
   if (!data) return data.error();
+  auto image = state_->find(*data, id);
+  if (!image) return image.error();
   auto records = read_snapshots(*state_->root);
   if (!records) return records.error();
   const auto chain = chain_ids(config.diff_ids);
@@ -651,13 +658,7 @@ Result<std::vector<Layer>> ContainerdStore::image_layers(const std::string& id, 
   if (!levels) return levels.error();
   const std::string meta_file = state_->root->absolute(meta_db);
   std::vector<std::string> blob_digests;
-  for (const ImageRecord& image : data->images) {
-    auto manifest = state_->manifest_of(*data, image);
-    if (manifest && manifest->config_digest == "sha256:" + id && manifest->layer_digests.size() == chain.size()) {
-      blob_digests = std::move(manifest->layer_digests);
-      break;
-    }
-  }
+  if (image->manifest.layer_digests.size() == chain.size()) blob_digests = std::move(image->manifest.layer_digests);
   std::vector<Layer> result;
   size_t next = 0;
   for (const auto& level : *levels) {
@@ -702,7 +703,7 @@ Result<std::vector<std::string>> ContainerdStore::container_ids() const {
 
 Result<Container> ContainerdStore::container(const std::string& id) const {
   const std::string object = state_->object("container " + id);
-  if (!is_identifier(id)) return not_found(object, "no such container");
+  if (!is_containerd_identifier(id)) return not_found(object, "no such container");
   auto data = read_namespace(*state_->root, state_->ns);
   if (!data) return data.error();
   const auto found = data->containers.find(id);
@@ -717,9 +718,9 @@ Result<Container> ContainerdStore::container(const std::string& id) const {
     const auto image = std::find_if(data->images.begin(), data->images.end(),
                                     [&](const ImageRecord& record) { return record.name == found->second.image; });
     if (image != data->images.end()) {
-      auto digest = state_->config_digest(*data, *image);
-      if (!digest && digest.error().code != ExitCode::not_found) return digest.error();
-      if (digest) container.image_id = *digest;
+      auto resolved = state_->resolve(*data, *image);
+      if (!resolved && resolved.error().code != ExitCode::not_found) return resolved.error();
+      if (resolved) container.image_id = "sha256:" + resolved->id;
     }
   }
   return container;
@@ -738,20 +739,41 @@ Result<ContainerLayers> ContainerdStore::container_layers(const std::string& id)
   if (record.snapshotter != snapshotter)
     return failure(object, "uses snapshotter \"" + record.snapshotter + "\"; only overlayfs is read");
   if (record.snapshot_key.empty()) return failure(object, "has no snapshot (snapshotKey is empty)");
+  return snapshot_layers(record.snapshot_key, what, InitSnapshot::none);
+}
+
+Result<ContainerLayers> ContainerdStore::snapshot_layers(const std::string& key, const std::string& what,
+                                                         InitSnapshot init) const {
+  const std::string object = state_->object(what);
+  auto data = read_namespace(*state_->root, state_->ns);
+  if (!data) return data.error();
   auto records = read_snapshots(*state_->root);
   if (!records) return records.error();
-  auto levels = state_->chain_below(*data, *records, record.snapshot_key, what);
+  auto levels = state_->chain_below(*data, *records, key, what);
   if (!levels) return levels.error();
+  const auto level_name = [&](size_t from_top) { return data->snapshots.at((*levels)[levels->size() - 1 - from_top].meta_key).name; };
   const auto& top = levels->back();
-  const std::string& snap_key = data->snapshots.at(top.meta_key).name;
   if (top.record->kind != SnapshotKind::active)
-    return failure(object, "its snapshot " + record.snapshot_key + " is not an active (writable) snapshot");
-  auto writable = state_->layer_of(*top.record, snap_key, LayerRole::writable);
+    return failure(object, "its snapshot " + key + " is not an active (writable) snapshot");
+  auto writable = state_->layer_of(*top.record, level_name(0), LayerRole::writable);
   if (!writable) return writable.error();
   ContainerLayers result;
   result.mount_id = writable->cache_id;
   result.writable = std::move(*writable);
-  if (levels->size() > 1) result.parent_chain_id = (*levels)[levels->size() - 2].meta_key;
+  size_t below = 1;
+  if (init == InitSnapshot::docker) {
+    const std::string init_key = key + "-init";
+    if (levels->size() < 2 || (*levels)[levels->size() - 2].meta_key != init_key)
+      return corrupt(state_->root->absolute(meta_db), "snapshot " + key + " does not sit on " + init_key);
+    const auto& level = (*levels)[levels->size() - 2];
+    if (level.record->kind != SnapshotKind::committed)
+      return corrupt(state_->root->absolute(snapshot_db), "snapshot " + level_name(1) + " is not committed");
+    auto init_layer = state_->layer_of(*level.record, level_name(1), LayerRole::init);
+    if (!init_layer) return init_layer.error();
+    result.init = std::move(*init_layer);
+    below = 2;
+  }
+  if (levels->size() > below) result.parent_chain_id = (*levels)[levels->size() - 1 - below].meta_key;
   return result;
 }
 

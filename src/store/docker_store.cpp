@@ -3,19 +3,18 @@
 //   image/overlay2/imagedb/content/sha256/<id>            image config, sha256(bytes) == id
 //   image/overlay2/layerdb/sha256/<chain>/{diff,cache-id,parent}
 //   image/overlay2/layerdb/mounts/<container>/{mount-id,init-id,parent}
-//   containers/<container>/config.v2.json                 name, image, state, mount points
+//   containers/<container>/config.v2.json                 see docker_container.hpp
 //   overlay2/<cache-id>/diff                              the layer's files (a container's:
 //                                                         <mount-id> and <mount-id>-init)
-//   volumes/<name>/_data                                  a local named volume
 #include "ovlmount/store/docker_store.hpp"
 
 #include "ovlmount/core/digest.hpp"
+#include "ovlmount/store/docker_container.hpp"
 #include "ovlmount/store/image_config.hpp"
 
 #include <boost/json.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 namespace ovlmount {
 namespace {
@@ -27,7 +26,6 @@ constexpr std::string_view repositories_file = "image/overlay2/repositories.json
 constexpr std::string_view config_dir = "image/overlay2/imagedb/content/sha256";
 constexpr std::string_view layerdb_dir = "image/overlay2/layerdb/sha256";
 constexpr std::string_view mounts_dir = "image/overlay2/layerdb/mounts";
-constexpr std::string_view containers_dir = "containers";
 constexpr size_t max_json_size = 64 << 20;
 constexpr size_t max_id_file_size = 4096;
 
@@ -47,81 +45,13 @@ Result<json::value> parse_json(const std::string& text, const std::string& objec
 
 std::string config_path(const std::string& id) { return std::string(config_dir) + "/" + id; }
 
-// The names in `dir` that are IDs (64 hex), sorted; none when `dir` does not exist.
-Result<std::vector<std::string>> ids_in(const RootDir& root, std::string_view dir) {
-  auto names = root.list_dir(dir);
-  if (!names) {
-    if (names.error().code == ExitCode::not_found) return std::vector<std::string>();
-    return names.error();
-  }
-  std::vector<std::string> ids;
-  for (auto& name : *names)
-    if (is_hex64(name)) ids.push_back(std::move(name));
-  std::sort(ids.begin(), ids.end());
-  return ids;
+bool is_layer_dir_name(std::string_view name) {
+  return is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init");
 }
 
 std::int64_t parse_size(std::string_view text) {
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos) return -1;
   return std::stoll(std::string(text));
-}
-
-// The string member `key` of `object`, or "" when it is absent or not a string.
-std::string member_string(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value && value->is_string() ? std::string(value->get_string()) : std::string();
-}
-
-bool member_true(const json::object& object, std::string_view key) {
-  const json::value* value = object.if_contains(key);
-  return value && value->is_bool() && value->get_bool();
-}
-
-// Docker's names for containers and volumes: [a-zA-Z0-9][a-zA-Z0-9_.-]+.
-bool is_layer_dir_name(std::string_view name) {
-  return is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init");
-}
-
-bool is_docker_name(std::string_view name) {
-  if (name.size() < 2 || name.size() > 255 || !std::isalnum(static_cast<unsigned char>(name.front()))) return false;
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
-  });
-}
-
-
-// Docker's State.StateString().
-std::string state_string(const json::object& state) {
-  if (member_true(state, "Running")) {
-    if (member_true(state, "Paused")) return "paused";
-    if (member_true(state, "Restarting")) return "restarting";
-    return "running";
-  }
-  if (member_true(state, "RemovalInProgress")) return "removing";
-  if (member_true(state, "Dead")) return "dead";
-  const std::string started = member_string(state, "StartedAt");
-  if (started.empty() || started.starts_with("0001-01-01T00:00:00")) return "created";
-  return "exited";
-}
-
-Result<VolumeMount> volume_mount(const json::object& point, std::string destination, const std::string& object) {
-  VolumeMount mount;
-  mount.destination = std::move(destination);
-  if (mount.destination.empty() || mount.destination.front() != '/')
-    return corrupt(object, "mount point \"" + mount.destination + "\" is not an absolute path");
-  mount.type = member_string(point, "Type");
-  mount.name = member_string(point, "Name");
-  mount.read_write = member_true(point, "RW");
-  const std::string driver = member_string(point, "Driver");
-  if (mount.type == "volume" && (driver.empty() || driver == "local")) {
-    if (!is_docker_name(mount.name) && !is_hex64(mount.name))
-      return corrupt(object, "volume name \"" + mount.name + "\" is not a valid name");
-    mount.source = "volumes/" + mount.name + "/_data";
-    mount.in_store = true;
-  } else {
-    mount.source = member_string(point, "Source");
-  }
-  return mount;
 }
 
 }  // namespace
@@ -130,11 +60,6 @@ Result<DockerStore> DockerStore::open(const RootDir& root) {
   auto images = root.kind(image_dir);
   if (!images) return images.error();
   if (*images == EntryKind::directory) return DockerStore(root);
-  auto containerd = root.kind("containerd");
-  if (containerd && *containerd == EntryKind::directory)
-    return not_found(root.path(),
-                     "no overlay2 image store (image/overlay2 is missing); this data root looks like "
-                     "Docker's containerd image store, which ovlmount does not read yet");
   return not_found(root.path(), "not a Docker overlay2 data root (image/overlay2 is missing)");
 }
 
@@ -184,7 +109,7 @@ Result<std::map<std::string, std::vector<std::string>>> DockerStore::references(
   return by_id;
 }
 
-Result<std::vector<std::string>> DockerStore::image_ids() const { return ids_in(root_, config_dir); }
+Result<std::vector<std::string>> DockerStore::image_ids() const { return hex_id_names(root_, config_dir); }
 
 Result<bool> DockerStore::has_image(const std::string& id) const {
   if (!is_hex64(id)) return false;
@@ -302,50 +227,10 @@ Result<std::optional<std::string>> DockerStore::dir_of_link(const std::string& l
   return std::optional<std::string>();
 }
 
-Result<std::vector<std::string>> DockerStore::container_ids() const { return ids_in(root_, containers_dir); }
+Result<std::vector<std::string>> DockerStore::container_ids() const { return docker_container_ids(root_); }
 
 Result<Container> DockerStore::container(const std::string& id) const {
-  const std::string object = "container " + id;
-  if (!is_hex64(id)) return corrupt(object, "invalid container ID");
-  const std::string path = std::string(containers_dir) + "/" + id + "/config.v2.json";
-  auto text = root_.read_file(path, max_json_size);
-  if (!text) return text.error();
-  auto document = parse_json(*text, root_.absolute(path));
-  if (!document) return document.error();
-  const json::object* top = document->if_object();
-  if (!top) return corrupt(root_.absolute(path), "not a JSON object");
-
-  Container container;
-  container.id = id;
-  if (member_string(*top, "ID") != id) return corrupt(root_.absolute(path), "\"ID\" is not " + id);
-  const std::string name = member_string(*top, "Name");
-  container.name = name.starts_with('/') ? name.substr(1) : name;
-  if (!is_docker_name(container.name))
-    return corrupt(root_.absolute(path), "\"Name\" \"" + name + "\" is not a valid container name");
-  container.image_id = member_string(*top, "Image");
-  if (!is_sha256_digest(container.image_id))
-    return corrupt(root_.absolute(path), "\"Image\" is not sha256:<64 hex>");
-  if (const json::value* config = top->if_contains("Config"); config && config->is_object())
-    container.image_name = member_string(config->get_object(), "Image");
-  container.created = member_string(*top, "Created");
-  const json::value* state = top->if_contains("State");
-  if (!state || !state->is_object()) return corrupt(root_.absolute(path), "no \"State\" object");
-  container.state = state_string(state->get_object());
-  if (const std::string driver = member_string(*top, "Driver"); driver != "overlay2")
-    return corrupt(object, "uses storage driver \"" + driver + "\", not overlay2");
-
-  if (const json::value* points = top->if_contains("MountPoints"); points && !points->is_null()) {
-    if (!points->is_object()) return corrupt(root_.absolute(path), "\"MountPoints\" is not an object");
-    for (const auto& [destination, point] : points->get_object()) {
-      if (!point.is_object()) return corrupt(root_.absolute(path), "a mount point is not an object");
-      auto mount = volume_mount(point.get_object(), std::string(destination), root_.absolute(path));
-      if (!mount) return mount.error();
-      container.mounts.push_back(std::move(*mount));
-    }
-    std::sort(container.mounts.begin(), container.mounts.end(),
-              [](const VolumeMount& a, const VolumeMount& b) { return a.destination < b.destination; });
-  }
-  return container;
+  return read_docker_container(root_, id, "overlay2");
 }
 
 Result<ContainerLayers> DockerStore::container_layers(const std::string& id) const {

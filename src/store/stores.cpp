@@ -6,9 +6,11 @@
 #include "ovlmount/store/config.hpp"
 #include "ovlmount/store/containerd_store.hpp"
 #include "ovlmount/store/containers_storage.hpp"
+#include "ovlmount/store/docker_containerd_store.hpp"
 #include "ovlmount/store/docker_store.hpp"
 
 #include <algorithm>
+#include <functional>
 
 namespace ovlmount {
 namespace {
@@ -20,57 +22,103 @@ bool is_absent(const Error& error) {
   return error.code == ExitCode::not_found && error.problem.starts_with("no such");
 }
 
-Result<std::unique_ptr<ImageStore>> open_docker(const RootDir& root) {
-  auto store = DockerStore::open(root);
+// Opens a store of the root it is given and adds it to `stores`; not_found when the root holds
+// no store of its kind.
+using Opener = std::function<Result<void>(Stores&, std::unique_ptr<BeneathRoot>)>;
+
+// Opens the containerd root a Docker data root's images are in, when that is not below the
+// data root; nullptr when none was given or configured.
+using ContainerdRootOpener = std::function<Result<std::unique_ptr<BeneathRoot>>()>;
+
+// A containerd namespace a Docker store already reads, not to be listed again on its own.
+struct ClaimedNamespace {
+  std::string root;  // the containerd root's canonical path
+  std::string ns;
+};
+
+// How Docker's data root is to be read (from daemon.json when found through the host root).
+struct DockerPlacement {
+  DockerConfig config;
+  ContainerdRootOpener system_containerd_root;
+  Platform platform;
+  std::vector<ClaimedNamespace>* claimed = nullptr;
+};
+
+Result<void> add_docker(Stores& stores, std::unique_ptr<BeneathRoot> data_root, const DockerPlacement& placement) {
+  auto containerd_mode = DockerContainerdStore::is_used(*data_root, placement.config.containerd_snapshotter);
+  if (!containerd_mode) return containerd_mode.error();
+  if (!*containerd_mode) {
+    auto store = DockerStore::open(*data_root);
+    if (!store) return store.error();
+    const RootDir& root = *data_root;
+    stores.add("docker", root, std::make_unique<DockerStore>(std::move(*store)), std::move(data_root));
+    return {};
+  }
+  std::unique_ptr<BeneathRoot> containerd_root;
+  if (placement.config.containerd.empty()) {
+    auto own = DockerContainerdStore::own_containerd_root(*data_root);
+    if (!own) return own.error();
+    if (*own) {
+      auto root = data_root->open_subdir(**own);
+      if (!root) return root.error();
+      containerd_root = std::make_unique<BeneathRoot>(std::move(*root));
+    }
+  }
+  if (!containerd_root) {
+    auto system = placement.system_containerd_root();
+    if (!system) return system.error();
+    if (!*system)
+      return not_found(data_root->path(), "uses Docker's containerd image store, and no containerd root holds its "
+                                          "images (give --containerd-root)");
+    containerd_root = std::move(*system);
+  }
+  const std::string containerd_path = containerd_root->path();
+  auto store = DockerContainerdStore::open(std::move(data_root), std::move(containerd_root),
+                                           placement.config.containerd_namespace, placement.platform);
   if (!store) return store.error();
-  return std::unique_ptr<ImageStore>(std::make_unique<DockerStore>(std::move(*store)));
+  placement.claimed->push_back({containerd_path, placement.config.containerd_namespace});
+  const RootDir& root = store->root();
+  stores.add("docker", root, std::make_unique<DockerContainerdStore>(std::move(*store)));
+  return {};
 }
 
-Result<std::unique_ptr<ImageStore>> open_containers_storage(const RootDir& root) {
-  auto store = ContainersStorage::open(root);
+Result<void> add_containers_storage(Stores& stores, std::unique_ptr<BeneathRoot> root) {
+  auto store = ContainersStorage::open(*root);
   if (!store) return store.error();
-  return std::unique_ptr<ImageStore>(std::make_unique<ContainersStorage>(std::move(*store)));
+  const RootDir& root_ref = *root;
+  stores.add("containers-storage", root_ref, std::make_unique<ContainersStorage>(std::move(*store)), std::move(root));
+  return {};
 }
 
-using Opener = Result<std::unique_ptr<ImageStore>> (*)(const RootDir&);
-
-Result<void> add_explicit(Stores& stores, const std::string& label, const std::string& path, Opener open) {
+Result<void> add_explicit(Stores& stores, const std::string& path, const Opener& open) {
   auto root = BeneathRoot::open(path);
   if (!root) return root.error();
-  auto owned = std::make_unique<BeneathRoot>(std::move(*root));
-  auto store = open(*owned);
-  if (!store) return store.error();
-  const RootDir& root_ref = *owned;
-  stores.add(label, root_ref, std::move(*store), std::move(owned));
-  return {};
+  return open(stores, std::make_unique<BeneathRoot>(std::move(*root)));
 }
 
 // Adds the store at `path` of the host when it is there; a store that is there but broken
 // is an error, one that is absent is skipped (and why goes to `skipped`).
-Result<void> add_found(Stores& stores, const BeneathRoot& host, const std::string& label, const std::string& path,
-                       Opener open, std::vector<Error>& skipped) {
+Result<void> add_found(Stores& stores, const BeneathRoot& host, const std::string& path, const Opener& open,
+                       std::vector<Error>& skipped) {
   auto root = host.open_system_dir(path.substr(std::min(path.find_first_not_of('/'), path.size())));
   if (!root) {
     if (root.error().code != ExitCode::not_found) return root.error();
     skipped.push_back(root.error());
     return {};
   }
-  auto owned = std::make_unique<BeneathRoot>(std::move(*root));
-  auto store = open(*owned);
-  if (!store) {
-    if (store.error().code != ExitCode::not_found) return store.error();
-    skipped.push_back(store.error());
-    return {};
+  auto added = open(stores, std::make_unique<BeneathRoot>(std::move(*root)));
+  if (!added) {
+    if (added.error().code != ExitCode::not_found) return added.error();
+    skipped.push_back(added.error());
   }
-  const RootDir& root_ref = *owned;
-  stores.add(label, root_ref, std::move(*store), std::move(owned));
   return {};
 }
 
-// Adds one store per containerd namespace of `root` (only `wanted` when set); a root without
-// containerd metadata adds nothing and says why in `skipped`.
-Result<void> add_containerd(Stores& stores, std::unique_ptr<BeneathRoot> root, const std::string& wanted,
-                            std::vector<Error>& skipped) {
+// Adds one store per containerd namespace of `root` (only `wanted` when set) that no Docker
+// store reads already; a root without containerd metadata adds nothing and says why in
+// `skipped`.
+Result<void> add_containerd(Stores& stores, std::unique_ptr<BeneathRoot> root, const StoreOptions& options,
+                            const std::vector<ClaimedNamespace>& claimed, std::vector<Error>& skipped) {
   auto namespaces = ContainerdStore::namespaces(*root);
   if (!namespaces) {
     if (namespaces.error().code != ExitCode::not_found) return namespaces.error();
@@ -80,8 +128,11 @@ Result<void> add_containerd(Stores& stores, std::unique_ptr<BeneathRoot> root, c
   const RootDir* shared_root = root.get();
   bool root_given_away = false;
   for (const std::string& ns : *namespaces) {
-    if (!wanted.empty() && ns != wanted) continue;
-    auto store = ContainerdStore::open(*shared_root, ns);
+    if (!options.containerd_namespace.empty() && ns != options.containerd_namespace) continue;
+    if (std::any_of(claimed.begin(), claimed.end(),
+                    [&](const ClaimedNamespace& c) { return c.root == shared_root->path() && c.ns == ns; }))
+      continue;
+    auto store = ContainerdStore::open(*shared_root, ns, {options.platform, ImageIdentity::config});
     if (!store) return store.error();
     stores.add("containerd/" + ns, *shared_root, std::make_unique<ContainerdStore>(std::move(*store)),
                root_given_away ? nullptr : std::move(root));
@@ -97,13 +148,11 @@ Result<std::string> configured_containerd_root(const BeneathRoot& host) {
   return parse_containerd_config(**text, host.absolute(containerd_config_path));
 }
 
-Result<std::string> configured_docker_root(const BeneathRoot& host) {
+Result<DockerConfig> configured_docker(const BeneathRoot& host) {
   auto text = host.read_system_file(daemon_json_path, max_config_size);
   if (!text) return text.error();
-  if (!*text) return std::string(default_docker_root);
-  auto config = parse_daemon_json(**text, host.absolute(daemon_json_path));
-  if (!config) return config.error();
-  return config->data_root;
+  if (!*text) return DockerConfig();
+  return parse_daemon_json(**text, host.absolute(daemon_json_path));
 }
 
 Result<std::string> configured_storage_root(const BeneathRoot& host) {
@@ -158,17 +207,24 @@ Result<Stores> find_stores(const StoreOptions& options) {
   const bool want_storage = options.only.empty() || options.only == "containers-storage";
   const bool want_containerd = options.only.empty() || options.only == "containerd";
   std::vector<Error> skipped;
+  std::vector<ClaimedNamespace> claimed;
+  DockerPlacement docker{{}, {}, options.platform, &claimed};
   if (explicit_roots) {
+    docker.system_containerd_root = [&]() -> Result<std::unique_ptr<BeneathRoot>> {
+      if (options.containerd_root.empty()) return std::unique_ptr<BeneathRoot>();
+      auto root = BeneathRoot::open(options.containerd_root);
+      if (!root) return root.error();
+      return std::make_unique<BeneathRoot>(std::move(*root));
+    };
+    const auto open_docker = [&](Stores& s, std::unique_ptr<BeneathRoot> root) { return add_docker(s, std::move(root), docker); };
     if (!options.data_root.empty() && want_docker)
-      if (auto added = add_explicit(stores, "docker", options.data_root, open_docker); !added) return added.error();
+      if (auto added = add_explicit(stores, options.data_root, open_docker); !added) return added.error();
     if (!options.storage_root.empty() && want_storage)
-      if (auto added = add_explicit(stores, "containers-storage", options.storage_root, open_containers_storage); !added)
-        return added.error();
+      if (auto added = add_explicit(stores, options.storage_root, add_containers_storage); !added) return added.error();
     if (!options.containerd_root.empty() && want_containerd) {
       auto root = BeneathRoot::open(options.containerd_root);
       if (!root) return root.error();
-      if (auto added = add_containerd(stores, std::make_unique<BeneathRoot>(std::move(*root)),
-                                      options.containerd_namespace, skipped);
+      if (auto added = add_containerd(stores, std::make_unique<BeneathRoot>(std::move(*root)), options, claimed, skipped);
           !added)
         return added.error();
       if (stores.entries().empty() && !skipped.empty()) return skipped.front();
@@ -176,33 +232,38 @@ Result<Stores> find_stores(const StoreOptions& options) {
   } else {
     auto host = BeneathRoot::open(options.host_root);
     if (!host) return host.error();
-    if (want_docker) {
-      auto path = configured_docker_root(*host);
+    const auto open_containerd_root = [&]() -> Result<std::unique_ptr<BeneathRoot>> {
+      auto path = configured_containerd_root(*host);
       if (!path) return path.error();
-      if (auto added = add_found(stores, *host, "docker", *path, open_docker, skipped); !added) return added.error();
+      auto root = host->open_system_dir(path->substr(std::min(path->find_first_not_of('/'), path->size())));
+      if (!root) {
+        if (root.error().code == ExitCode::not_found) return std::unique_ptr<BeneathRoot>();
+        return root.error();
+      }
+      return std::make_unique<BeneathRoot>(std::move(*root));
+    };
+    if (want_docker) {
+      auto config = configured_docker(*host);
+      if (!config) return config.error();
+      docker.config = std::move(*config);
+      docker.system_containerd_root = open_containerd_root;
+      const auto open_docker = [&](Stores& s, std::unique_ptr<BeneathRoot> root) { return add_docker(s, std::move(root), docker); };
+      if (auto added = add_found(stores, *host, docker.config.data_root, open_docker, skipped); !added) return added.error();
     }
     if (want_storage) {
       auto path = configured_storage_root(*host);
       if (!path) return path.error();
-      if (auto added = add_found(stores, *host, "containers-storage", *path, open_containers_storage, skipped); !added)
-        return added.error();
+      if (auto added = add_found(stores, *host, *path, add_containers_storage, skipped); !added) return added.error();
     }
     if (want_containerd) {
-      auto path = configured_containerd_root(*host);
-      if (!path) return path.error();
-      auto root = host->open_system_dir(path->substr(std::min(path->find_first_not_of('/'), path->size())));
-      if (root) {
-        if (auto added = add_containerd(stores, std::make_unique<BeneathRoot>(std::move(*root)),
-                                        options.containerd_namespace, skipped);
-            !added)
-          return added.error();
-      } else if (root.error().code != ExitCode::not_found) {
-        return root.error();
-      }
+      auto root = open_containerd_root();
+      if (!root) return root.error();
+      if (*root)
+        if (auto added = add_containerd(stores, std::move(*root), options, claimed, skipped); !added) return added.error();
     }
     if (stores.entries().empty()) {
       const auto explained = std::find_if(skipped.begin(), skipped.end(),
-                                          [](const Error& error) { return error.problem.find("looks like") != std::string::npos; });
+                                          [](const Error& error) { return error.problem.find("containerd image store") != std::string::npos; });
       if (explained != skipped.end()) return *explained;
     }
   }

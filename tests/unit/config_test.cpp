@@ -1,6 +1,7 @@
 // Why: the store finder trusts nothing it reads from a host's config files: each parser takes
 // the settings ovlmount needs, defaults what is absent, and refuses what is malformed.
 #include "ovlmount/store/config.hpp"
+#include "ovlmount/store/platform.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -13,6 +14,34 @@ BOOST_AUTO_TEST_CASE(daemon_json_names_the_data_root) {
   BOOST_TEST(parse_daemon_json("{}", "d")->data_root == "/var/lib/docker");
   for (const char* bad : {"", "[]", "{", R"({"data-root": 1})", R"({"data-root": "relative/dir"})"})
     BOOST_TEST((parse_daemon_json(bad, "d").error().code == ExitCode::corrupt), bad);
+}
+
+BOOST_AUTO_TEST_CASE(daemon_json_says_where_images_are) {
+  const auto config = parse_daemon_json(
+      R"({"containerd": "/run/containerd/containerd.sock", "containerd-namespace": "docker",
+          "features": {"containerd-snapshotter": true}})",
+      "d");
+  BOOST_TEST(config->containerd == "/run/containerd/containerd.sock");
+  BOOST_TEST(config->containerd_namespace == "docker");
+  BOOST_TEST((config->containerd_snapshotter == std::optional<bool>(true)));
+  const auto defaults = parse_daemon_json("{}", "d");
+  BOOST_TEST(defaults->containerd.empty());
+  BOOST_TEST(defaults->containerd_namespace == "moby");
+  BOOST_TEST(!defaults->containerd_snapshotter.has_value());
+  for (const char* bad : {R"({"containerd": 1})", R"({"containerd-namespace": "../x"})", R"({"features": []})",
+                          R"({"features": {"containerd-snapshotter": "yes"}})"})
+    BOOST_TEST((parse_daemon_json(bad, "d").error().code == ExitCode::corrupt), bad);
+}
+
+BOOST_AUTO_TEST_CASE(platforms_parse_as_os_arch_variant) {
+  const auto arm = parse_platform("linux/arm/v7");
+  BOOST_TEST(arm->os == "linux");
+  BOOST_TEST(arm->architecture == "arm");
+  BOOST_TEST(arm->variant == "v7");
+  BOOST_TEST(parse_platform("linux/amd64")->name() == "linux/amd64");
+  for (const char* bad : {"", "linux", "linux/", "/amd64", "linux/amd64/", "a/b/c/d", "Linux/amd64", "linux/amd 64"})
+    BOOST_TEST((parse_platform(bad).error().code == ExitCode::usage), bad);
+  BOOST_TEST(!host_platform().architecture.empty());
 }
 
 BOOST_AUTO_TEST_CASE(storage_conf_names_the_graph_root) {

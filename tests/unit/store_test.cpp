@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(a_data_root_without_overlay2_is_explained) {
   BOOST_TEST((DockerStore::open(empty).error().code == ExitCode::not_found));
   FakeRootDir containerd;
   containerd.add_dir("containerd");
-  BOOST_TEST(DockerStore::open(containerd).error().problem.find("containerd image store") != std::string::npos);
+  BOOST_TEST(DockerStore::open(containerd).error().problem.find("image/overlay2 is missing") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

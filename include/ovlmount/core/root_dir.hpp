@@ -94,6 +94,10 @@ class BeneathRoot final : public RootDir {
   // not_found when it does not exist.
   Result<BeneathRoot> open_system_dir(std::string_view path) const;
 
+  // The directory at `relative` below this root (no symlinks, as for every read) as a root of
+  // its own; not_found when it does not exist.
+  Result<BeneathRoot> open_subdir(std::string_view relative) const;
+
   // The content of the regular file at `path` of the system this root holds (resolved like
   // open_system_dir), at most `max_size` bytes; nullopt when it does not exist.
   Result<std::optional<std::string>> read_system_file(std::string_view path, size_t max_size) const;

@@ -30,7 +30,7 @@ struct MountRequest {
 
 // One read-only bind mount of a container's volume inside the overlay.
 struct BindPlan {
-  std::string source;       // in_store: relative to the data root; else an absolute host path
+  std::string source;       // in_store: relative to the plan's volume_root; else an absolute host path
   bool in_store = false;
   std::string destination;  // absolute inside the container, "/vol"
   std::string target;       // absolute on the host: the overlay target + destination
@@ -44,6 +44,7 @@ struct MountPlan {
   std::string container_id;             // 64 hex when kind is container
   std::string store;                    // the label of the store it comes from ("docker", ...)
   std::string data_root;                // absolute
+  std::string volume_root;              // absolute: what in-store bind sources are relative to
   std::string target;                   // absolute
   std::vector<std::string> layer_dirs;  // relative to data_root, top layer first
   std::string upper;                    // absolute, empty when read-only

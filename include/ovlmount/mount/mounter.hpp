@@ -26,8 +26,8 @@ class Mounter {
   // Bind-mounts `bind`'s source read-only (ro, nosuid, nodev, noatime, private propagation) on
   // its destination inside the overlay `plan` mounted. The destination must exist in the
   // mounted tree, reached without following any symlink, and be of the source's type; an
-  // in-store source is opened beneath `data_root`. On failure nothing is mounted.
-  virtual Result<void> bind(const MountPlan& plan, const BindPlan& bind, const RootDir& data_root) = 0;
+  // in-store source is opened beneath `volume_root`. On failure nothing is mounted.
+  virtual Result<void> bind(const MountPlan& plan, const BindPlan& bind, const RootDir& volume_root) = 0;
 };
 
 // The real Mounter: libmount, with every layer (and upper/work) passed as /proc/self/fd/N of a

@@ -7,6 +7,7 @@
 
 #include "ovlmount/core/error.hpp"
 
+#include <optional>
 #include <string>
 
 namespace ovlmount {
@@ -27,10 +28,13 @@ inline constexpr const char* default_containerd_root = "/var/lib/containerd";
 // What ovlmount uses of Docker's daemon.json.
 struct DockerConfig {
   std::string data_root = default_docker_root;  // "data-root"
+  std::string containerd;                       // "containerd": a system containerd's socket; "" when unset
+  std::string containerd_namespace = "moby";    // "containerd-namespace"
+  std::optional<bool> containerd_snapshotter;   // "features": {"containerd-snapshotter": ...}
 };
 
 // Parses daemon.json `text` (from `object`); corrupt when it is not a JSON object or a used
-// setting has the wrong type.
+// setting has the wrong type (the namespace must be a containerd identifier).
 Result<DockerConfig> parse_daemon_json(const std::string& text, const std::string& object);
 
 // The graph root of containers-storage's storage.conf `text` ([storage] graphroot, default

@@ -5,12 +5,31 @@
 #pragma once
 
 #include "ovlmount/store/image_store.hpp"
+#include "ovlmount/store/platform.hpp"
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace ovlmount {
+
+// containerd's identifiers (namespaces, container IDs): runs of [A-Za-z0-9] joined by single
+// '.', '_' or '-', at most 76 bytes.
+bool is_containerd_identifier(std::string_view text);
+
+// What an image's ID is: the digest of its config (containerd, crictl) or the digest its name
+// points to, an index or manifest (Docker's image ID in its containerd image store).
+enum class ImageIdentity { config, target };
+
+// How to read a namespace.
+struct ContainerdOptions {
+  Platform platform = host_platform();  // the manifest of an index to use
+  ImageIdentity identity = ImageIdentity::config;
+};
+
+// Whether an active snapshot sits on Docker's committed "<key>-init" snapshot.
+enum class InitSnapshot { none, docker };
 
 // One namespace of containerd's store below a containerd root.
 class ContainerdStore final : public ImageStore {
@@ -20,7 +39,7 @@ class ContainerdStore final : public ImageStore {
   static Result<std::vector<std::string>> namespaces(const RootDir& root);
 
   // Namespace `ns` of the containerd root `root`; not_found when it is not there.
-  static Result<ContainerdStore> open(const RootDir& root, const std::string& ns);
+  static Result<ContainerdStore> open(const RootDir& root, const std::string& ns, ContainerdOptions options = {});
 
   ContainerdStore(ContainerdStore&&) noexcept;
   ~ContainerdStore() override;
@@ -29,16 +48,18 @@ class ContainerdStore final : public ImageStore {
 
   // Matches containerd's full names: "<domain>/<path>:<tag>" or "<domain>/<path>@<digest>",
   // else an image of that repository whose target digest is the reference's digest. The ID
-  // is the config digest of the image's host-platform manifest (linux/<uname arch>).
+  // is the config digest of the image's manifest for options.platform, or with
+  // ImageIdentity::target the name's target digest.
   Result<std::optional<std::string>> lookup_name(const ImageRef& ref) const override;
 
-  // Image names by config digest hex. Images whose manifest or index content is not in the
-  // namespace are left out; a blob that does not hash to its digest is a corrupt store.
+  // Image names by ID. Images whose manifest or index content is not in the namespace are
+  // left out, Docker's "moby-dangling@" names are not names; a blob that does not hash to its
+  // digest is a corrupt store.
   Result<std::map<std::string, std::vector<std::string>>> references() const override;
   Result<std::vector<std::string>> image_ids() const override;
   Result<bool> has_image(const std::string& id) const override;
 
-  // The config blob (listed in the namespace's content, hashing to sha256:`id`).
+  // The config blob of image `id` (listed in the namespace's content, hashing to its digest).
   Result<ImageConfig> image_config(const std::string& id) const override;
 
   // The snapshot chain below the top chainID, as containerd mounts it: meta.db's and the
@@ -60,6 +81,11 @@ class ContainerdStore final : public ImageStore {
   // parent_chain_id is its parent's meta.db key. Fails naming the image when it is gone, and
   // for snapshotters other than overlayfs.
   Result<ContainerLayers> container_layers(const std::string& id) const override;
+
+  // The active snapshot `key` (meta.db key) as a writable layer; with InitSnapshot::docker it
+  // must sit on the committed snapshot "<key>-init", returned as the init layer. parent_chain_id
+  // is the meta.db key of what is below them. `what` names the owner in messages.
+  Result<ContainerLayers> snapshot_layers(const std::string& key, const std::string& what, InitSnapshot init) const;
 
  private:
   struct State;

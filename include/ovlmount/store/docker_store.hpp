@@ -14,7 +14,7 @@ namespace ovlmount {
 class DockerStore final : public ImageStore {
  public:
   // Checks that `root` holds an overlay2 image store; not_found (naming the data root) when
-  // it does not, saying so when it looks like Docker's containerd image store instead.
+  // it does not.
   static Result<DockerStore> open(const RootDir& root);
 
   const RootDir& root() const override { return root_; }

@@ -76,8 +76,12 @@ class ImageStore {
  public:
   virtual ~ImageStore() = default;
 
-  // The files of the store (the data root).
+  // The files of the store (the data root): every Layer::dir is relative to it.
   virtual const RootDir& root() const = 0;
+
+  // The root local named volumes (VolumeMount::in_store sources) are relative to: the data
+  // root, unless the store keeps its layers elsewhere (Docker's containerd image store).
+  virtual const RootDir& volume_root() const { return root(); }
 
   // The image ID (64 hex) that `ref` names, or nullopt when no such name is stored.
   virtual Result<std::optional<std::string>> lookup_name(const ImageRef& ref) const = 0;

@@ -9,6 +9,7 @@
 #include "ovlmount/core/error.hpp"
 #include "ovlmount/core/root_dir.hpp"
 #include "ovlmount/store/image_store.hpp"
+#include "ovlmount/store/platform.hpp"
 #include "ovlmount/store/resolver.hpp"
 
 #include <memory>
@@ -26,6 +27,7 @@ struct StoreOptions {
   std::string containerd_root;  // explicit containerd root
   std::string only;             // "", "docker", "containers-storage" or "containerd": only that kind
   std::string containerd_namespace;  // only this containerd namespace ("": all)
+  Platform platform = host_platform();  // the manifest of a multi-platform image to use
 };
 
 // Which kinds of object a reference may name.
@@ -65,9 +67,12 @@ class Stores {
   std::vector<StoreEntry> entries_;
 };
 
-// Opens the stores `options` select. With an explicit root (--data-root, --storage-root) just
-// those; otherwise every store found at its configured or default place below the host root
-// (read from the host's own config files, resolved inside the host root). not_found when none.
+// Opens the stores `options` select. With an explicit root (--data-root, --storage-root,
+// --containerd-root) just those; otherwise every store found at its configured or default
+// place below the host root (read from the host's own config files, resolved inside the host
+// root). A Docker data root in containerd-image-store mode reads its images from dockerd's own
+// containerd root below it, else from the given or configured containerd root, whose namespace
+// it uses (moby) is then not listed again as a containerd store. not_found when none is found.
 Result<Stores> find_stores(const StoreOptions& options);
 
 }  // namespace ovlmount
