@@ -43,8 +43,11 @@ Result<void> first_or_ok(const std::optional<Error>& first) {
   return {};
 }
 
+// overlay2's <64 hex>[-init], a containers-storage layer ID (64 hex), or a containerd snapshot number.
 bool is_layer_dir_name(std::string_view name) {
-  return is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init");
+  const bool snapshot_number = !name.empty() && name.size() <= 20 && name.front() != '0' &&
+                               name.find_first_not_of("0123456789") == std::string_view::npos;
+  return snapshot_number || (is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init"));
 }
 
 bool is_link_name(std::string_view name) {
@@ -146,7 +149,7 @@ Result<void> run_containers(const Stores& stores, bool json, std::ostream& out) 
 Result<void> run_owner(const Stores& stores, const std::string& layer_dir, bool json, std::ostream& out) {
   const bool by_link = is_link_name(layer_dir);
   if (!by_link && !is_layer_dir_name(layer_dir))
-    return usage_error(layer_dir, "not a layer directory name (64 hex, <64 hex>-init, or a 26-character link name)");
+    return usage_error(layer_dir, "not a layer directory name (64 hex, <64 hex>-init, a 26-character link name, or a containerd snapshot number)");
   json::array rows;
   size_t users = 0;
   for (const StoreEntry& entry : stores.entries()) {

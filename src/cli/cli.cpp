@@ -285,7 +285,8 @@ Commands:
               name every file that differs
   diff        what a container changed (as docker diff), or a Sleuthkit body file
   which       the layer that provides PATH, or hides it
-  owner       the images and containers that use overlay2/LAYER-DIR
+  owner       the images and containers that use a layer dir: overlay2/LAYER-DIR, a
+              containers-storage layer ID or a containerd snapshot number
   list        show recorded mounts, each "mounted" or "gone" according to the kernel
   umount      unmount a recorded TARGET (and its volume binds), forget it, remove scratch dirs
   cleanup     forget records whose mount is gone; remove scratch dirs no record owns

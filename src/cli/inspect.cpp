@@ -102,13 +102,16 @@ Result<void> run_inspect(const Stores& stores, const std::string& reference, boo
   for (const auto& name : names) refs.append(refs.empty() ? "" : ", ").append(escape(name));
   out << "references: " << (refs.empty() ? "<none>" : refs) << "\n"
       << "created:    " << (stack->created.empty() ? "-" : escape(stack->created)) << "\n"
-      << "config:     its sha256 is the image ID\n"
+      << "config:     verified (its sha256 is the digest that names it)\n"
       << "data root:  " << escape(data_root.path()) << "\n"
       << "layers:     " << stack->layers.size() << " (bottom first)\n";
   for (size_t i = 0; i < stack->layers.size(); ++i) {
     const Layer& layer = stack->layers[i];
     out << "  " << i + 1 << "  " << role_name(layer.role) << "\n";
-    if (layer.role == LayerRole::image)
+    if (layer.role == LayerRole::image && layer.diff_id.empty())
+      out << "     diff_id:  - (a snapshot the image's diff_ids do not name, left by Docker's classic builder;\n"
+          << "               mounted because containerd mounts it)\n";
+    else if (layer.role == LayerRole::image)
       out << "     diff_id:  " << layer.diff_id << "\n"
           << "     chain_id: " << layer.chain_id << "\n";
     out << "     cache_id: " << layer.cache_id << "\n"
