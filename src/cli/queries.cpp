@@ -34,7 +34,9 @@ Result<void> run_diff(const Stores& stores, const std::string& container, bool j
   std::vector<std::string> dirs = top_first_dirs(*stack);
   const std::string writable = dirs.front();
   dirs.erase(dirs.begin());
-  auto changes = container_changes(data_root, writable, dirs);
+  auto changes = found->store->store->diff_method() == DiffMethod::writable_layer
+                     ? writable_layer_changes(data_root, writable, dirs)
+                     : container_changes(data_root, writable, dirs);
   if (!changes) return changes.error();
   std::sort(changes->begin(), changes->end(), [](const Change& a, const Change& b) { return a.path < b.path; });
 

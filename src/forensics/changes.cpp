@@ -18,6 +18,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstddef>
@@ -178,6 +179,116 @@ class ChangeWalk {
   std::vector<Change> changes_;
 };
 
+// What one lower layer holds at the parent of the path being looked at, as Go's os.Stat of
+// "<layer>/<path>" would find it: a real dir (look inside), a whiteout at or above it (the
+// layer deleted it), or nothing (missing, or not a dir, so the stat fails).
+enum class LayerPlace { dir, whited_out, absent };
+
+// c/storage's OverlayChanges (pkg/archive changes()), which only walks the writable layer.
+class UpperWalk {
+ public:
+  UpperWalk(const RootDir& root, const std::string& writable_dir, const std::vector<std::string>& lower_dirs)
+      : root_(root), writable_dir_(writable_dir), lower_dirs_(lower_dirs) {}
+
+  Result<std::vector<Change>> run() {
+    if (auto walked = walk_dir("", std::vector<LayerPlace>(lower_dirs_.size(), LayerPlace::dir), 0); !walked)
+      return walked.error();
+    return std::move(changes_);
+  }
+
+ private:
+  Result<void> walk_dir(const std::string& dir_path, const std::vector<LayerPlace>& parents, size_t depth) {
+    if (depth >= max_walk_depth)
+      return corrupt(root_.absolute(beneath(writable_dir_, dir_path)),
+                     "directories nested deeper than " + std::to_string(max_walk_depth) + " levels");
+    auto names = root_.list_dir(beneath(writable_dir_, dir_path));
+    if (!names) return names.error();
+    std::sort(names->begin(), names->end());
+    for (const std::string& name : *names)
+      if (auto visited = visit(dir_path + "/" + name, parents, depth); !visited) return visited.error();
+    return {};
+  }
+
+  Result<void> visit(const std::string& path, const std::vector<LayerPlace>& parents, size_t depth) {
+    auto upper = root_.stat(beneath(writable_dir_, path));
+    if (!upper) return upper.error();
+    if (!*upper) return not_found(root_.absolute(beneath(writable_dir_, path)), "vanished during the walk");
+    const FileStat& entry = **upper;
+    std::vector<std::optional<FileStat>> in_layer(lower_dirs_.size());
+    std::vector<LayerPlace> places(lower_dirs_.size(), LayerPlace::absent);
+    for (size_t i = 0; i < lower_dirs_.size(); ++i) {
+      places[i] = parents[i];
+      if (parents[i] != LayerPlace::dir) continue;
+      auto st = root_.stat(beneath(lower_dirs_[i], path));
+      if (!st) return st.error();
+      in_layer[i] = *st;
+      places[i] = !*st                    ? LayerPlace::absent
+                  : is_whiteout(**st)     ? LayerPlace::whited_out
+                  : S_ISDIR((*st)->mode) ? LayerPlace::dir
+                                          : LayerPlace::absent;
+    }
+    Change change{ChangeKind::add, path};
+    bool record = true;
+    auto deleted = is_deleted(path, entry, in_layer, parents);
+    if (!deleted) return deleted.error();
+    if (*deleted) {
+      change.kind = ChangeKind::remove;
+    } else {
+      for (size_t i = 0; i < lower_dirs_.size(); ++i) {
+        if (parents[i] == LayerPlace::whited_out || (in_layer[i] && is_whiteout(*in_layer[i]))) break;
+        if (!in_layer[i]) continue;
+        const FileStat& lower = *in_layer[i];
+        if (S_ISDIR(lower.mode) && S_ISDIR(entry.mode) && lower.size == entry.size && lower.mode == entry.mode &&
+            same_fs_time(lower.mtime, entry.mtime))
+          record = false;
+        change.kind = ChangeKind::modify;
+        break;
+      }
+    }
+    if (record) {
+      if (S_ISDIR(entry.mode)) changed_dirs_.insert(path);
+      if (change.kind != ChangeKind::modify) add_parents(path);
+      changes_.push_back(std::move(change));
+    }
+    if (S_ISDIR(entry.mode)) return walk_dir(path, places, depth + 1);
+    return {};
+  }
+
+  // overlayDeletedFile: a whiteout, or an opaque dir whose path a lower layer has (and does
+  // not white out).
+  Result<bool> is_deleted(const std::string& path, const FileStat& entry,
+                          const std::vector<std::optional<FileStat>>& in_layer,
+                          const std::vector<LayerPlace>& parents) const {
+    if (is_whiteout(entry)) return true;
+    if (!S_ISDIR(entry.mode)) return false;
+    auto opaque = is_opaque_dir(root_, beneath(writable_dir_, path));
+    if (!opaque) return opaque.error();
+    if (!*opaque) return false;
+    for (size_t i = 0; i < lower_dirs_.size(); ++i) {
+      if (in_layer[i]) return !is_whiteout(*in_layer[i]);
+      if (parents[i] == LayerPlace::whited_out) return false;
+    }
+    return false;
+  }
+
+  // Lists the parents of an added or deleted entry not listed yet, outermost first.
+  void add_parents(const std::string& path) {
+    std::vector<std::string> tail;
+    for (size_t cut = path.rfind('/'); cut != 0 && cut != std::string::npos; cut = path.rfind('/', cut - 1)) {
+      std::string parent = path.substr(0, cut);
+      if (changed_dirs_.insert(parent).second) tail.push_back(std::move(parent));
+    }
+    for (auto parent = tail.rbegin(); parent != tail.rend(); ++parent)
+      changes_.push_back({ChangeKind::modify, std::move(*parent)});
+  }
+
+  const RootDir& root_;
+  const std::string& writable_dir_;
+  const std::vector<std::string>& lower_dirs_;
+  std::vector<Change> changes_;
+  std::set<std::string> changed_dirs_;
+};
+
 // The MD5 (lowercase hex) of the regular file at `relative`, read in chunks.
 Result<std::string> file_md5(const RootDir& root, const std::string& relative) {
   auto fd = root.open_file(relative);
@@ -284,6 +395,11 @@ char change_letter(ChangeKind kind) {
 Result<std::vector<Change>> container_changes(const RootDir& root, const std::string& writable_dir,
                                               const std::vector<std::string>& lower_dirs) {
   return ChangeWalk(root, writable_dir, lower_dirs).run();
+}
+
+Result<std::vector<Change>> writable_layer_changes(const RootDir& root, const std::string& writable_dir,
+                                                   const std::vector<std::string>& lower_dirs) {
+  return UpperWalk(root, writable_dir, lower_dirs).run();
 }
 
 Result<std::string> bodyfile_line(const RootDir& root, const std::string& writable_dir, const Change& change) {

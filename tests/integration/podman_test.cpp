@@ -242,6 +242,33 @@ BOOST_AUTO_TEST_CASE(listings_inspect_verify_and_which_read_the_graph_root) {
     BOOST_TEST(which.out.starts_with("provided /added-file"), which.describe());
 }
 
+BOOST_AUTO_TEST_CASE(diff_is_what_podman_diff_says_and_owner_takes_a_layer_id) {
+    TempDir t("pdiff");
+    const fs::path state = t / "state";
+    for (const std::string& container : {kPodChanges, kPodOneContainer}) {
+        BOOST_TEST_CONTEXT("container " << container) {
+            const auto expected = split(podman_ok({"diff", container}), '\n');
+            Result diff = ovl(with_storage(state, {"diff", container}));
+            OVLT_REQUIRE_EXIT(diff, 0);
+            const auto actual = split(trim(diff.out), '\n');
+            BOOST_TEST((std::set<std::string>(actual.begin(), actual.end()) ==
+                        std::set<std::string>(expected.begin(), expected.end())),
+                       "ovlmount diff:\n" << diff.out << "podman diff:\n" << podman_ok({"diff", container}));
+        }
+    }
+    const fs::path upper = podman_ok({"image", "inspect", "--format", "{{.GraphDriver.Data.UpperDir}}", kPodMulti});
+    const std::string top_layer = upper.parent_path().filename().string();
+    Result owner = ovl(with_storage(state, {"owner", "--json", top_layer}));
+    OVLT_REQUIRE_EXIT(owner, 0);
+    std::set<std::string> users;
+    const boost::json::value rows = boost::json::parse(owner.out);
+    for (const auto& row : rows.as_array())
+        users.insert(jstr(row, "kind") + " " + (jstr(row, "kind") == "container" ? jstr(row, "name") : jstr(row, "id")));
+    const std::string image_id = "sha256:" + podman_ok({"image", "inspect", "--format", "{{.Id}}", kPodMulti});
+    BOOST_TEST(users.contains("image " + image_id), owner.out);
+    BOOST_TEST(users.contains("container " + kPodChanges), owner.out);
+}
+
 BOOST_AUTO_TEST_CASE(a_corrupt_graph_root_is_exit_4_in_one_line_and_mounts_nothing) {
     struct Case {
         std::string name;

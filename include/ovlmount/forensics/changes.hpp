@@ -1,7 +1,8 @@
 // Why: `docker diff` is the first thing an analyst asks of a container, and it must be answered
-// from the store alone. Docker's overlay2 driver computes it by mounting the container's rootfs
-// and its init layer's rootfs and comparing the two trees (the "naive diff"); this computes the
-// same answer from the diff dirs, by overlayfs' lookup rules, and describes each change as a
+// from the store alone, exactly as the container's engine answers it. Docker's overlay2 driver
+// and its containerd image store compute it by comparing the container's rootfs with its init
+// layer's rootfs (the "naive diff"); containers-storage (`podman diff`) walks the writable
+// layer alone. This computes both answers from the diff dirs, and describes each change as a
 // Sleuthkit body-file line for a timeline.
 #pragma once
 
@@ -44,6 +45,20 @@ struct Change {
 // the walk.
 Result<std::vector<Change>> container_changes(const RootDir& root, const std::string& writable_dir,
                                               const std::vector<std::string>& lower_dirs);
+
+// The changes of `writable_dir` over `lower_dirs` (top first) as containers-storage's overlay
+// driver reports them (`podman diff`; c/storage pkg/archive OverlayChanges with its native
+// diff, which podman uses on kernels whose overlayfs passes its check). Only the writable
+// layer is walked, names sorted, a dir before what is below it. Each entry is a D when it is a
+// whiteout, or an opaque dir whose path the top-most lower layer that has it does not white
+// out (`rm -rf /d && mkdir /d` gives D /d, then A for what is in the new /d; the old entries
+// are not listed); else an A unless a lower layer has the path (not below a whiteout of that
+// layer), then a C, except a dir whose size, mode and mtime equal the lower one's, which is
+// not listed. An A or a D lists each parent dir not listed yet as C before it; a C does not.
+// Unlike c/storage, a lower path is never looked up through a symlink (Go's os.Stat follows
+// one, onto the analyst's own machine for an absolute link): such a path counts as absent.
+Result<std::vector<Change>> writable_layer_changes(const RootDir& root, const std::string& writable_dir,
+                                                   const std::vector<std::string>& lower_dirs);
 
 // The Sleuthkit body-file line (TSK 3: MD5|name|inode|mode|UID|GID|size|atime|mtime|ctime|crtime,
 // no newline) of `change`, from the entry's own inode at `writable_dir` + change.path: MD5 of a

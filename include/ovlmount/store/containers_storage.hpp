@@ -59,6 +59,9 @@ class ContainersStorage final : public ImageStore {
   // chainID computed from the diff-digests below that layer, which must be its image's top.
   Result<ContainerLayers> container_layers(const std::string& id) const override;
 
+  // podman diff walks the writable layer (c/storage's native overlay diff).
+  DiffMethod diff_method() const override { return DiffMethod::writable_layer; }
+
  private:
   struct ImageEntry {
     std::string id;

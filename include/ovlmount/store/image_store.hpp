@@ -71,6 +71,12 @@ struct ContainerLayers {
   Layer writable;
 };
 
+// How a store's engine answers "what did this container change" (see forensics/changes.hpp).
+enum class DiffMethod {
+  merged_trees,    // Docker (overlay2 and the containerd image store), nerdctl: compare the trees
+  writable_layer,  // containers-storage (podman diff): walk the writable layer
+};
+
 // A place images and containers are stored in.
 class ImageStore {
  public:
@@ -113,6 +119,9 @@ class ImageStore {
   // The writable layer (and init layer, where the store has one) of container `id`, with
   // existing content directories.
   virtual Result<ContainerLayers> container_layers(const std::string& id) const = 0;
+
+  // How the engine that owns this store computes a container's changes.
+  virtual DiffMethod diff_method() const { return DiffMethod::merged_trees; }
 
   // The short name the graph driver links layer directory `dir_name` under ("" when none).
   virtual std::string link_name(const std::string& dir_name) const {
