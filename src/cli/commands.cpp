@@ -1,6 +1,8 @@
 // Why: see commands.hpp.
 #include "ovlmount/cli/commands.hpp"
 
+#include "ovlmount/core/json_output.hpp"
+
 #include "ovlmount/mount/mount_plan.hpp"
 #include "ovlmount/store/resolver.hpp"
 
@@ -149,8 +151,8 @@ json::object resolve_json(const Stack& image, const std::string& data_root) {
   json::array layers;
   json::array lowerdir;
   for (const Layer& layer : image.layers)
-    layers.push_back(json::object{{"diff_id", layer.diff_id},
-                                  {"chain_id", layer.chain_id},
+    layers.push_back(json::object{{"diff_id", string_or_null(layer.diff_id)},
+                                  {"chain_id", string_or_null(layer.chain_id)},
                                   {"cache_id", layer.cache_id},
                                   {"path", data_root + "/" + layer.dir}});
   for (auto layer = image.layers.rbegin(); layer != image.layers.rend(); ++layer)

@@ -369,6 +369,11 @@ Result<std::pair<std::string, FileStat>> removal_entry(const RootDir& root, cons
   auto st = root.stat(beneath(writable_dir, path));
   if (!st) return st.error();
   if (*st && is_whiteout(**st)) return std::pair{beneath(writable_dir, path), **st};
+  if (*st && S_ISDIR((*st)->mode)) {
+    auto opaque = is_opaque_dir(root, beneath(writable_dir, path));
+    if (!opaque) return opaque.error();
+    if (*opaque) return std::pair{beneath(writable_dir, path), **st};
+  }
   for (size_t slash = path.rfind('/'); slash != 0 && slash != std::string::npos; slash = path.rfind('/', slash - 1)) {
     const std::string relative = beneath(writable_dir, path.substr(0, slash));
     auto ancestor = root.stat(relative);

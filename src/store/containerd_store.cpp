@@ -89,6 +89,7 @@ struct ResolvedImage {
   const ImageRecord* record = nullptr;
   Manifest manifest;
   std::string id;  // 64 hex: the config digest or the target digest (ContainerdOptions::identity)
+  std::optional<Error> problem;  // why its manifest could not be read (then `manifest` is empty)
 };
 
 // Go's RFC3339Nano of a decoded time.
@@ -447,14 +448,18 @@ struct ContainerdStore::State {
     return digest.substr(7);
   }
 
-  // Every image whose manifest can be found; images without their content are left out.
+  // Every image whose manifest can be found; images without their content are left out. With
+  // ImageIdentity::target an image whose manifest is corrupt is kept (its ID needs no manifest)
+  // with its problem, so listings can show it.
   Result<std::vector<ResolvedImage>> resolve_all(const NamespaceData& data) const {
     std::vector<ResolvedImage> resolved;
     for (const ImageRecord& image : data.images) {
       auto resolved_image = resolve(data, image);
       if (!resolved_image) {
         if (resolved_image.error().code == ExitCode::not_found) continue;
-        return resolved_image.error();
+        if (options.identity != ImageIdentity::target || !is_sha256_digest(image.digest)) return resolved_image.error();
+        resolved.push_back({&image, {}, image.digest.substr(7), resolved_image.error()});
+        continue;
       }
       resolved.push_back(std::move(*resolved_image));
     }
@@ -464,7 +469,7 @@ struct ContainerdStore::State {
   Result<ResolvedImage> resolve(const NamespaceData& data, const ImageRecord& image) const {
     auto manifest = manifest_of(data, image);
     if (!manifest) return manifest.error();
-    ResolvedImage resolved{&image, std::move(*manifest), {}};
+    ResolvedImage resolved{&image, std::move(*manifest), {}, {}};
     resolved.id = id_of(image, resolved.manifest);
     return resolved;
   }
@@ -473,8 +478,11 @@ struct ContainerdStore::State {
   Result<ResolvedImage> find(const NamespaceData& data, const std::string& id) const {
     auto resolved = resolve_all(data);
     if (!resolved) return resolved.error();
-    for (ResolvedImage& image : *resolved)
-      if (image.id == id) return std::move(image);
+    for (ResolvedImage& image : *resolved) {
+      if (image.id != id) continue;
+      if (image.problem) return *image.problem;
+      return std::move(image);
+    }
     return not_found(object("image sha256:" + id), "no such image");
   }
 

@@ -7,6 +7,8 @@
 
 #include "ovlmount/store/docker_container.hpp"
 
+#include <set>
+
 namespace ovlmount {
 namespace {
 
@@ -57,7 +59,22 @@ Result<std::optional<std::string>> DockerContainerdStore::lookup_name(const Imag
 }
 
 Result<std::map<std::string, std::vector<std::string>>> DockerContainerdStore::references() const {
-  return images_->references();
+  auto by_id = images_->references();
+  if (!by_id) return by_id.error();
+  for (auto& [id, names] : *by_id) {
+    std::set<std::string> familiar;
+    for (const std::string& name : names) {
+      auto ref = parse_reference(name);
+      if (!ref) {
+        familiar.insert(name);
+        continue;
+      }
+      familiar.insert(ref->store_key());
+      familiar.insert(ref->familiar_name() + "@sha256:" + id);
+    }
+    names.assign(familiar.begin(), familiar.end());
+  }
+  return by_id;
 }
 
 Result<std::vector<std::string>> DockerContainerdStore::image_ids() const { return images_->image_ids(); }

@@ -19,6 +19,18 @@
 #   store.sh DIR          with DOCKER_HOST=unix://.../sock of a private dockerd
 #   store.sh [--test-env] the CTest fixture: DOCKER_HOST=$OVLMOUNT_TEST_DOCKER_HOST and
 #                         DIR=${OVLMOUNT_TEST_DOCKER29_DIR:-$(dirname $OVLMOUNT_TEST_DATA_ROOT)/docker29}
+#   store.sh --rootfs     only makes sure the cached Debian 13 rootfs exists (no docker needed)
+#                         and prints the path of its tarball
+#
+# The expensive part, the debootstrapped Debian 13 with the packages installed (about 390 MB,
+# 40-90 s from the mirror), is cached as the tarball `docker import` takes:
+#   $OVLMOUNT_DOCKER29_CACHE (default /var/cache/ovlmount-test/docker29; empty: no cache)
+#     rootfs-<suite>-<key>.tar          key: sha256 of the suite, the package list, the mirror
+#     rootfs-<suite>-<key>.tar.sha256   and the architecture; written last, so a tarball without
+#                                       it (a killed run) is never used
+# A tarball is reused only when its sha256 file agrees and `tar -t` reads it; otherwise it is
+# built again from nothing. Entries of other keys are removed when a new one is written. It
+# is never refreshed by itself: remove it to pick up newer Debian packages.
 #
 # Two variants, each DIR/variant-X/ with
 #   docker/        the inner /var/lib/docker (its data root)
@@ -70,6 +82,7 @@ packages=(docker.io docker-cli containerd runc tini)
 # The inner images: slug, reference.
 inner_slugs=(base multi deep built)
 inner_refs=(ovltest-base:1 ovltest-multi:latest ovltest-deep:latest d29-built:latest)
+cache_dir=${OVLMOUNT_DOCKER29_CACHE-/var/cache/ovlmount-test/docker29}
 
 fail_msg=
 err_rc=0
@@ -79,32 +92,6 @@ die() {
     exit 1
 }
 log() { echo "store.sh: $*" >&2; }
-
-# ---- arguments and safety ---------------------------------------------------------------------
-case "${1:-}" in
-    "" | --test-env)
-        [ -n "${OVLMOUNT_TEST_DOCKER_HOST:-}" ] && [ -n "${OVLMOUNT_TEST_DATA_ROOT:-}" ] ||
-            die "OVLMOUNT_TEST_DOCKER_HOST and OVLMOUNT_TEST_DATA_ROOT must be set (bash tests/run.sh sets them), or: DOCKER_HOST=unix://DIR/sock $0 DIR"
-        DOCKER_HOST=$OVLMOUNT_TEST_DOCKER_HOST
-        dir=${OVLMOUNT_TEST_DOCKER29_DIR:-$(dirname "$OVLMOUNT_TEST_DATA_ROOT")/docker29}
-        ;;
-    -*) die "usage: DOCKER_HOST=unix://DIR/sock $0 DIR   (or: $0 --test-env)" ;;
-    *) dir=$1 ;;
-esac
-[ -n "${DOCKER_HOST:-}" ] || die "DOCKER_HOST is not set (expected unix://DIR/sock of a private dockerd)"
-case "$DOCKER_HOST" in
-    unix:///run/docker.sock | unix:///var/run/docker.sock) die "refusing to use the host's docker daemon ($DOCKER_HOST)" ;;
-esac
-export DOCKER_HOST
-export DOCKER_CLI_HINTS=false
-[ "$(id -u)" = 0 ] || die "must run as root"
-
-mkdir -p "$dir"
-dir=$(cd "$dir" && pwd -P)
-case "$dir" in
-    / | /var/lib/docker | /var/lib/docker/* | /var/lib/containerd | /var/lib/containerd/*) die "refusing to use $dir" ;;
-esac
-export DOCKER_CONFIG=${DOCKER_CONFIG:-$dir/client}
 
 t_all=$EPOCHREALTIME
 phase_t=$EPOCHREALTIME
@@ -117,39 +104,82 @@ phase() { # phase NAME: ends the running phase (printing its time), starts NAME
     phase_name=${1:-}
     phase_t=$now
 }
-phase "check the cache"
 
-"$DOCKER" info >/dev/null 2>&1 || die "no docker daemon answers at $DOCKER_HOST"
-outer_root=$("$DOCKER" info --format '{{.DockerRootDir}}')
-case "$dir/" in
-    "$outer_root"/*) die "$dir is below the test dockerd's data root $outer_root" ;;
+# ---- arguments and safety ---------------------------------------------------------------------
+mode=store
+dir=
+case "${1:-}" in
+    --rootfs) mode=rootfs ;;
+    "" | --test-env)
+        [ -n "${OVLMOUNT_TEST_DOCKER_HOST:-}" ] && [ -n "${OVLMOUNT_TEST_DATA_ROOT:-}" ] ||
+            die "OVLMOUNT_TEST_DOCKER_HOST and OVLMOUNT_TEST_DATA_ROOT must be set (bash tests/run.sh sets them), or: DOCKER_HOST=unix://DIR/sock $0 DIR"
+        DOCKER_HOST=$OVLMOUNT_TEST_DOCKER_HOST
+        dir=${OVLMOUNT_TEST_DOCKER29_DIR:-$(dirname "$OVLMOUNT_TEST_DATA_ROOT")/docker29}
+        ;;
+    -*) die "usage: DOCKER_HOST=unix://DIR/sock $0 DIR   (or: $0 --test-env, $0 --rootfs)" ;;
+    *) dir=$1 ;;
 esac
-
-# One run per DIR at a time.
-exec 9>>"$dir/.lock"
-flock -w 1200 9 || die "another store.sh holds $dir/.lock"
-
-key="script $(sha256sum "$self" | cut -d' ' -f1)"
-for image in "${outer_images[@]}"; do
-    id=$("$DOCKER" image inspect --format '{{.Id}}' "$image" 2>/dev/null) ||
-        die "the test dockerd has no $image (the docker_images fixture, tests/docker/build-images.sh, builds it)"
-    key+=$'\n'"$image $id"
-done
-if [ -f "$dir/ready" ] && [ "$(cat "$dir/ready")" = "$key" ]; then
-    phase
-    log "docker29 store ready in $dir (cached)"
-    exit 0
+[ "$(id -u)" = 0 ] || die "must run as root"
+if [ "$mode" = store ]; then
+    [ -n "${DOCKER_HOST:-}" ] || die "DOCKER_HOST is not set (expected unix://DIR/sock of a private dockerd)"
+    case "$DOCKER_HOST" in
+        unix:///run/docker.sock | unix:///var/run/docker.sock) die "refusing to use the host's docker daemon ($DOCKER_HOST)" ;;
+    esac
+    export DOCKER_HOST
+    export DOCKER_CLI_HINTS=false
+    mkdir -p "$dir"
+    dir=$(cd "$dir" && pwd -P)
+    case "$dir" in
+        / | /var/lib/docker | /var/lib/docker/* | /var/lib/containerd | /var/lib/containerd/*) die "refusing to use $dir" ;;
+    esac
+    export DOCKER_CONFIG=${DOCKER_CONFIG:-$dir/client}
 fi
 
-for tool in debootstrap chroot tar flock sha256sum; do
-    command -v "$tool" >/dev/null && continue
-    if [ "$tool" = debootstrap ]; then
-        log "installing debootstrap"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
-            die "cannot install debootstrap (apt-get install debootstrap)"
+if [ -n "$cache_dir" ]; then
+    if mkdir -p "$cache_dir" 2>/dev/null && [ -w "$cache_dir" ]; then
+        cache_dir=$(cd "$cache_dir" && pwd -P)
     else
-        die "$tool is missing"
+        log "warning: cannot write the rootfs cache $cache_dir; building without it"
+        cache_dir=
     fi
+fi
+case "$cache_dir" in
+    /) die "refusing / as the rootfs cache" ;;
+esac
+if [ -n "$cache_dir" ] && [ -n "$dir" ]; then
+    # Emptying DIR must never touch the cache, nor a rebuilt cache entry DIR.
+    case "$cache_dir/" in "$dir"/*) die "the rootfs cache $cache_dir is below $dir" ;; esac
+    case "$dir/" in "$cache_dir"/*) die "$dir is below the rootfs cache $cache_dir" ;; esac
+fi
+[ "$mode" = store ] || [ -n "$cache_dir" ] || die "--rootfs needs a writable cache (OVLMOUNT_DOCKER29_CACHE)"
+
+if [ "$mode" = store ]; then
+    phase "check the cache"
+    "$DOCKER" info >/dev/null 2>&1 || die "no docker daemon answers at $DOCKER_HOST"
+    outer_root=$("$DOCKER" info --format '{{.DockerRootDir}}')
+    case "$dir/" in
+        "$outer_root"/*) die "$dir is below the test dockerd's data root $outer_root" ;;
+    esac
+
+    # One run per DIR at a time.
+    exec 9>>"$dir/.lock"
+    flock -w 1200 9 || die "another store.sh holds $dir/.lock"
+
+    key="script $(sha256sum "$self" | cut -d' ' -f1)"
+    for image in "${outer_images[@]}"; do
+        id=$("$DOCKER" image inspect --format '{{.Id}}' "$image" 2>/dev/null) ||
+            die "the test dockerd has no $image (the docker_images fixture, tests/docker/build-images.sh, builds it)"
+        key+=$'\n'"$image $id"
+    done
+    if [ -f "$dir/ready" ] && [ "$(cat "$dir/ready")" = "$key" ]; then
+        phase
+        log "docker29 store ready in $dir (cached)"
+        exit 0
+    fi
+fi
+
+for tool in chroot tar flock sha256sum mktemp; do
+    command -v "$tool" >/dev/null || die "$tool is missing"
 done
 
 # ---- state for the cleanup ----------------------------------------------------------------------
@@ -158,15 +188,17 @@ outer_name=       # its name, also the inner --cgroup-parent
 cgroup_names=()   # every --cgroup-parent used
 host_image=       # the imported Debian 13 image in the test dockerd
 bg=               # the process group of a long step (debootstrap, apt-get) while it runs
-build=$dir/.build
+build=            # scratch dir of this run (DIR/.build; for --rootfs one made in the cache dir)
+cache_tmp=        # a rootfs tarball being written into the cache
+[ -z "$dir" ] || build=$dir/.build
 
-# Unmounts whatever is mounted at or below DIR in this namespace (nothing, normally: the
-# inner daemons mount only inside the outer container's namespace; debootstrap mounts /proc
-# and /sys in its target while it runs).
+# unmount_below DIR: unmounts whatever is mounted at or below DIR in this namespace (nothing,
+# normally: the inner daemons mount only inside the outer container's namespace; debootstrap
+# mounts /proc and /sys in its target while it runs).
 unmount_below() {
-    local m
+    local below=$1 m
     for _ in 1 2 3; do
-        mapfile -t mounts < <(awk -v d="$dir" '{ t=$5; gsub(/\\040/, " ", t); if (t == d || index(t, d "/") == 1) print t }' /proc/self/mountinfo | sort -r)
+        mapfile -t mounts < <(awk -v d="$below" '{ t=$5; gsub(/\\040/, " ", t); if (t == d || index(t, d "/") == 1) print t }' /proc/self/mountinfo | sort -r)
         [ ${#mounts[@]} -gt 0 ] || return 0
         for m in "${mounts[@]}"; do
             umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true
@@ -237,10 +269,16 @@ cleanup() {
     if [ -n "$host_image" ]; then
         "$DOCKER" rmi -f "$host_image" >/dev/null 2>&1 || log "warning: could not remove image $host_image"
     fi
-    unmount_below
-    [ ! -d "$build" ] || rm -rf --one-file-system "$build"
-    if [ $rc != 0 ]; then
+    [ -z "$cache_tmp" ] || rm -f "$cache_tmp" "$cache_tmp.sha256"
+    [ -z "$dir" ] || unmount_below "$dir"
+    if [ -n "$build" ]; then
+        unmount_below "$build"
+        [ ! -d "$build" ] || rm -rf --one-file-system "$build"
+    fi
+    if [ $rc != 0 ] && [ -n "$dir" ]; then
         log "FAILED (exit $rc${fail_msg:+: $fail_msg}); $dir is incomplete (no ready file)"
+    elif [ $rc != 0 ]; then
+        log "FAILED (exit $rc${fail_msg:+: $fail_msg})"
     fi
     exit $rc
 }
@@ -248,6 +286,130 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 set -E
 trap 'err_rc=$?; [ -n "$fail_msg" ] || fail_msg="line $LINENO: $BASH_COMMAND exited $err_rc"' ERR
+
+# ---- the Debian 13 rootfs (cached) -----------------------------------------------------------
+# The Debian archive apt uses here (deb822 .sources or one-line .list), else deb.debian.org.
+debian_mirror() {
+    local m
+    m=$({
+        grep -hs -E '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources | sed -E 's/^[[:space:]]*URIs:[[:space:]]*//' | tr ' ' '\n'
+        grep -hs -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+            sed -E 's/\[[^]]*\]//' | awk '{ print $2 }'
+    } | grep -E '^(https?|file):.*/debian/?$' | head -n 1 || true)
+    echo "${OVLMOUNT_TEST_DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
+}
+
+rootfs=
+chroot_apt() {
+    run_bg "$build/apt.log" chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
+        apt-get -q -y -o Dpkg::Use-Pty=0 "$@"
+}
+
+# make_rootfs_tar MIRROR OUT: debootstraps $suite (minbase) from MIRROR into $build/rootfs,
+# installs the packages (services kept from starting by a policy-rc.d) and packs it into the
+# tarball OUT, as `docker import` takes it; the rootfs is removed again.
+make_rootfs_tar() {
+    local mirror=$1 out=$2 f
+    if ! command -v debootstrap >/dev/null; then
+        log "installing debootstrap"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null ||
+            die "cannot install debootstrap (apt-get install debootstrap)"
+    fi
+    phase "debootstrap $suite"
+    rootfs=$build/rootfs
+    run_bg "$build/debootstrap.log" debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" || {
+        tail -n 30 "$build/debootstrap.log" >&2
+        die "debootstrap $suite from $mirror failed"
+    }
+
+    phase "apt-get install ${packages[*]}"
+    printf '#!/bin/sh\n# no services in a chroot\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
+    chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
+    if ! chroot_apt install --no-install-recommends "${packages[@]}"; then
+        chroot_apt update || true
+        chroot_apt install --no-install-recommends "${packages[@]}" || {
+            tail -n 30 "$build/apt.log" >&2
+            die "apt-get install ${packages[*]} in the $suite chroot failed"
+        }
+    fi
+    chroot_apt clean
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs/usr/sbin/policy-rc.d"
+    for f in usr/bin/tini usr/sbin/dockerd usr/bin/docker usr/bin/containerd usr/bin/ctr usr/sbin/runc; do
+        [ -x "$rootfs/$f" ] || die "$f is missing in the $suite rootfs"
+    done
+
+    phase "pack the rootfs"
+    tar --numeric-owner -C "$rootfs" --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/pts/*' -cf "$out" .
+    unmount_below "$rootfs"
+    rm -rf --one-file-system "$rootfs"
+    rootfs=
+}
+
+# cache_entry_ok NAME: the cached tarball NAME and NAME.sha256 exist, agree, and tar reads it.
+cache_entry_ok() {
+    local name=$1
+    [ -f "$cache_dir/$name" ] && [ -f "$cache_dir/$name.sha256" ] || return 1
+    (cd "$cache_dir" && sha256sum --status -c "$name.sha256" 2>/dev/null) || return 1
+    tar -tf "$cache_dir/$name" >/dev/null 2>&1
+}
+
+# rootfs_tarball: sets rootfs_tar to the rootfs tarball: the cached one when it is intact,
+# else a new one, written into the cache (under the lock $cache_dir/.lock, held on fd 8 until
+# `exec 8>&-`: a run on another DIR never removes it under this one) or, without a cache, into
+# $build.
+rootfs_tarball() {
+    local mirror arch key name sum stale
+    mirror=$(debian_mirror)
+    arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+    if [ -z "$cache_dir" ]; then
+        mkdir -p "$build"
+        rootfs_tar=$build/rootfs.tar
+        make_rootfs_tar "$mirror" "$rootfs_tar"
+        return 0
+    fi
+    key=$(printf 'suite %s\npackages %s\nmirror %s\narch %s\n' "$suite" "${packages[*]}" "$mirror" "$arch" |
+        sha256sum | cut -c1-16)
+    name=rootfs-$suite-$key.tar
+    rootfs_tar=$cache_dir/$name
+    exec 8>>"$cache_dir/.lock"
+    flock -w 1800 8 || die "another store.sh holds $cache_dir/.lock"
+    if cache_entry_ok "$name"; then
+        log "reusing the cached $suite rootfs $rootfs_tar ($mirror)"
+        return 0
+    fi
+    if [ -e "$rootfs_tar" ] || [ -e "$rootfs_tar.sha256" ]; then
+        log "the cached $rootfs_tar is incomplete or damaged; building it again"
+    fi
+    # What a killed run left: only a run holding the lock writes these.
+    for stale in "$cache_dir"/.build.* "$cache_dir"/.rootfs-*; do
+        [ -e "$stale" ] || continue
+        unmount_below "$stale"
+        rm -rf --one-file-system "$stale"
+    done
+    rm -f "$rootfs_tar.sha256" "$rootfs_tar"
+    [ -n "$build" ] || build=$(mktemp -d "$cache_dir/.build.XXXXXX")
+    mkdir -p "$build"
+    cache_tmp=$(mktemp "$cache_dir/.$name.XXXXXX")
+    make_rootfs_tar "$mirror" "$cache_tmp"
+    phase "check and cache the tarball"
+    tar -tf "$cache_tmp" >/dev/null || die "the new rootfs tarball $cache_tmp cannot be read back"
+    chmod 0644 "$cache_tmp"
+    sum=$(sha256sum <"$cache_tmp" | cut -d' ' -f1)
+    printf '%s  %s\n' "$sum" "$name" >"$cache_tmp.sha256"
+    mv -f "$cache_tmp" "$rootfs_tar"
+    mv -f "$cache_tmp.sha256" "$rootfs_tar.sha256"
+    cache_tmp=
+    find "$cache_dir" -maxdepth 1 -name 'rootfs-*.tar*' ! -name "$name" ! -name "$name.sha256" -delete
+    log "cached the $suite rootfs as $rootfs_tar"
+}
+
+if [ "$mode" = rootfs ]; then
+    rootfs_tarball
+    exec 8>&-
+    phase
+    echo "$rootfs_tar"
+    exit 0
+fi
 
 # Leftovers of a run that was killed (SIGKILL): containers and images labelled with this DIR.
 for c in $("$DOCKER" ps -aq --no-trunc --filter "label=ovlmount.docker29.dir=$dir"); do
@@ -262,54 +424,17 @@ done
 # ---- from nothing ----------------------------------------------------------------------------
 phase "remove the old $dir"
 rm -f "$dir/ready"
-unmount_below
+unmount_below "$dir"
 find "$dir" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf --one-file-system {} +
 
-# The Debian archive apt uses here (deb822 .sources or one-line .list), else deb.debian.org.
-debian_mirror() {
-    local m
-    m=$({
-        grep -hs -E '^[[:space:]]*URIs:' /etc/apt/sources.list.d/*.sources | sed -E 's/^[[:space:]]*URIs:[[:space:]]*//' | tr ' ' '\n'
-        grep -hs -E '^[[:space:]]*deb[[:space:]]' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
-            sed -E 's/\[[^]]*\]//' | awk '{ print $2 }'
-    } | grep -E '^(https?|file):.*/debian/?$' | head -n 1 || true)
-    echo "${OVLMOUNT_TEST_DEBIAN_MIRROR:-${m:-http://deb.debian.org/debian}}"
-}
-
-phase "debootstrap $suite"
-mirror=$(debian_mirror)
-rootfs=$build/rootfs
-mkdir -p "$build"
-run_bg "$build/debootstrap.log" debootstrap --variant=minbase "$suite" "$rootfs" "$mirror" || {
-    tail -n 30 "$build/debootstrap.log" >&2
-    die "debootstrap $suite from $mirror failed"
-}
-
-phase "apt-get install ${packages[*]}"
-printf '#!/bin/sh\n# no services in a chroot\nexit 101\n' >"$rootfs/usr/sbin/policy-rc.d"
-chmod 0755 "$rootfs/usr/sbin/policy-rc.d"
-chroot_apt() {
-    run_bg "$build/apt.log" chroot "$rootfs" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LC_ALL=C \
-        apt-get -q -y -o Dpkg::Use-Pty=0 "$@"
-}
-if ! chroot_apt install --no-install-recommends "${packages[@]}"; then
-    chroot_apt update || true
-    chroot_apt install --no-install-recommends "${packages[@]}" || {
-        tail -n 30 "$build/apt.log" >&2
-        die "apt-get install ${packages[*]} in the $suite chroot failed"
-    }
-fi
-chroot_apt clean
-rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs/usr/sbin/policy-rc.d"
-for f in usr/bin/tini usr/sbin/dockerd usr/bin/docker usr/bin/containerd usr/bin/ctr usr/sbin/runc; do
-    [ -x "$rootfs/$f" ] || die "$f is missing in the $suite rootfs"
-done
+phase "the $suite rootfs"
+rootfs_tarball
 
 phase "docker import"
 host_image=ovltest-docker29-host:$$
-tar --numeric-owner -C "$rootfs" --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/pts/*' -cf - . |
-    "$DOCKER" import -c "LABEL ovlmount.docker29.dir=$dir" - "$host_image" >/dev/null
-rm -rf --one-file-system "$rootfs"
+"$DOCKER" import -c "LABEL ovlmount.docker29.dir=$dir" - "$host_image" <"$rootfs_tar" >/dev/null
+exec 8>&-
+[ -n "$cache_dir" ] || rm -f "$rootfs_tar"
 
 # ---- one variant -----------------------------------------------------------------------------
 dx() { "$DOCKER" exec "$outer" "$@"; }         # a command in the outer container

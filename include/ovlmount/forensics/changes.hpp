@@ -66,8 +66,9 @@ Result<std::vector<Change>> writable_layer_changes(const RootDir& root, const st
 // "d/drwxr-xr-x", "l/lrwxrwxrwx", "c/c---------", with s/S/t/T), times in whole seconds,
 // crtime 0 when the filesystem records none. The name is change.path, with '%', '|' and
 // control bytes written %XX (which mactime decodes back). A D is described by the writable
-// layer's record of the removal, named "<path> (deleted)": its whiteout, or, for an entry
-// removed with its dir (rm -rf + mkdir), the nearest opaque dir above it. Linux 5.8 and later
+// layer's record of the removal, named "<path> (deleted)": its whiteout, the opaque dir at its
+// path (podman's D of a dir removed and made again), or, for an entry removed with its dir
+// (rm -rf + mkdir), the nearest opaque dir above it. Linux 5.8 and later
 // make every whiteout of one mount a hard link of one shared inode, so whiteouts share their
 // inode number and times. not_found when there is no such entry; usage error when change.path
 // is not "/<something>". Reading changes no timestamp (O_NOATIME, no readlink).

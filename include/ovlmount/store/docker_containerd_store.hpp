@@ -43,6 +43,9 @@ class DockerContainerdStore final : public ImageStore {
 
   // Images as ContainerdStore reads them, identified by target digest (Docker's image IDs).
   Result<std::optional<std::string>> lookup_name(const ImageRef& ref) const override;
+
+  // As `docker image inspect` spells them: RepoTags ("nginx:1.25") and, for each repository,
+  // RepoDigests ("nginx@sha256:<image ID>").
   Result<std::map<std::string, std::vector<std::string>>> references() const override;
   Result<std::vector<std::string>> image_ids() const override;
   Result<bool> has_image(const std::string& id) const override;
