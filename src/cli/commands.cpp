@@ -2,7 +2,6 @@
 #include "ovlmount/cli/commands.hpp"
 
 #include "ovlmount/core/json_output.hpp"
-
 #include "ovlmount/mount/mount_plan.hpp"
 #include "ovlmount/store/resolver.hpp"
 

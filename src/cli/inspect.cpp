@@ -30,6 +30,7 @@ Result<void> run_inspect(const Stores& stores, const std::string& reference, boo
   if (!found) return found.error();
   const RootDir& data_root = *found->store->root;
   const ImageStore* store = found->store->store.get();
+  const RootDir& volume_root = store->volume_root();
   const Stack* stack = &found->stack;
   auto all_references = store->references();
   if (!all_references) return all_references.error();
@@ -73,7 +74,7 @@ Result<void> run_inspect(const Stores& stores, const std::string& reference, boo
         volumes.push_back(json::object{{"destination", volume.destination},
                                        {"type", volume.type},
                                        {"name", string_or_null(volume.name)},
-                                       {"source", volume.in_store ? data_root.absolute(volume.source) : volume.source},
+                                       {"source", volume.in_store ? volume_root.absolute(volume.source) : volume.source},
                                        {"in_store", volume.in_store},
                                        {"rw", volume.read_write}});
       const Layer& writable = stack->layers.back();
@@ -124,7 +125,7 @@ Result<void> run_inspect(const Stores& stores, const std::string& reference, boo
     for (const VolumeMount& volume : container->mounts)
       out << "volume:     " << escape(volume.destination) << "  " << escape(volume.type) << "  "
           << (volume.name.empty() ? "-" : escape(volume.name)) << "  "
-          << escape(volume.in_store ? data_root.absolute(volume.source) : volume.source)
+          << escape(volume.in_store ? volume_root.absolute(volume.source) : volume.source)
           << (volume.read_write ? "  rw" : "  ro") << "\n";
   }
   return {};

@@ -44,6 +44,9 @@ struct DockerPlacement {
   std::vector<ClaimedNamespace>* claimed = nullptr;
 };
 
+// Adds Docker's store of `data_root`: overlay2, or the containerd image store (images in
+// dockerd's own containerd below the data root, else in the system's), whose namespace is
+// then claimed.
 Result<void> add_docker(Stores& stores, std::unique_ptr<BeneathRoot> data_root, const DockerPlacement& placement) {
   auto containerd_mode = DockerContainerdStore::is_used(*data_root, placement.config.containerd_snapshotter);
   if (!containerd_mode) return containerd_mode.error();
@@ -114,8 +117,8 @@ Result<void> add_found(Stores& stores, const BeneathRoot& host, const std::strin
   return {};
 }
 
-// Adds one store per containerd namespace of `root` (only `wanted` when set) that no Docker
-// store reads already; a root without containerd metadata adds nothing and says why in
+// Adds one store per containerd namespace of `root` (only options.containerd_namespace when
+// set) that no Docker store reads already; a root without containerd metadata adds nothing and says why in
 // `skipped`.
 Result<void> add_containerd(Stores& stores, std::unique_ptr<BeneathRoot> root, const StoreOptions& options,
                             const std::vector<ClaimedNamespace>& claimed, std::vector<Error>& skipped) {

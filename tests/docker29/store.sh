@@ -46,7 +46,7 @@
 # Images (inner names): ovltest-base:1, ovltest-multi:latest, ovltest-deep:latest (loaded),
 # d29-built:latest (FROM ovltest-base:1 + one RUN, classic builder). Containers: d29-changes
 # (of ovltest-multi, exited: files added, modified, deleted, renamed, a dir recreated, modes
-# changed, a FIFO, a symlink) and d29-created-{base,multi,deep,built} (created, never started).
+# changed, a FIFO, a symlink; named volume d29-vol at /vol holding /vol/file) and d29-created-{base,multi,deep,built} (created, never started).
 #
 # oracle/ (all from the inner docker CLI or ctr, run in the outer container):
 #   docker-version.json, docker-info.json           docker version / info --format json
@@ -529,8 +529,9 @@ build_variant() {
     "$DOCKER" save "${outer_images[@]}" | ixi load -q >>"$vdir/daemon/load.log"
 
     phase "[$v] run, build, create"
-    ix run --network none --name d29-changes ovltest-multi:latest sh -c '
+    ix run --network none --name d29-changes -v d29-vol:/vol ovltest-multi:latest sh -c '
         set -e
+        echo in-volume >/vol/file
         echo added >/added-file
         mkdir -p /added-dir/sub && echo x >/added-dir/sub/x
         echo modified >>/etc/ovltest-release

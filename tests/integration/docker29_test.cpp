@@ -420,6 +420,30 @@ BOOST_AUTO_TEST_CASE(a_container_is_its_writable_and_init_snapshots_on_the_image
     }
 }
 
+BOOST_AUTO_TEST_CASE(volumes_binds_the_named_volume_docker_mounted) {
+    for (const Variant& v : variants()) {
+        BOOST_TEST_CONTEXT("variant " << v.name) {
+            const std::string id = v.container_ids().at(kChanged);
+            const auto mounts = v.containers_inspect().at(id).at("Mounts").as_array();
+            BOOST_TEST_REQUIRE(mounts.size() == 1u);
+            const auto& volume = mounts.front().as_object();
+            BOOST_TEST_REQUIRE(ostr(volume, "Type") == "volume");
+            const fs::path source = v.translate(ostr(volume, "Source"));
+            TempDir t("d29vol");
+            const fs::path state = t / "state";
+            const fs::path target = t / "mnt";
+            fs::create_directories(target);
+            OVLT_REQUIRE_EXIT(ovl29(v.args(state, {"container", "--volumes", kChanged, target.string()})), 0);
+            const fs::path inside = target / ostr(volume, "Destination").substr(1);
+            BOOST_TEST(trim(read_file(inside / "file")) == "in-volume");
+            OVLT_EXPECT_NO_DIFFS(compare_trees(source, inside, {}), "the bound volume vs Docker's volume dir");
+            expect_writes_refused(inside, "file");
+            expect_umount(state, target);
+            BOOST_TEST(mounts_below(t.path()).empty());
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(diff_is_dockers_diff) {
     for (const Variant& v : variants()) {
         BOOST_TEST_CONTEXT("variant " << v.name) {
