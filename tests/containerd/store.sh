@@ -1,7 +1,8 @@
 #!/bin/bash
 # Builds a private containerd root from the Docker test images, for ovlmount's containerd
 # tests: `docker save` from the private test dockerd, then `ctr images import` (which unpacks
-# into the overlayfs snapshotter) in two namespaces, `default` and `k8s.io`.
+# into the overlayfs snapshotter) in two namespaces, `default` and `k8s.io`; and one
+# multi-platform image (an OCI image index) in `default`.
 #
 # Why like this: containerd is the oracle, so the store must be one containerd itself wrote,
 # and it must never be the host's. containerd runs with its own --config (root, state, every
@@ -17,14 +18,29 @@
 #                                ROOT and prints its PID once it answers; the caller stops it
 #                                by that PID (the tests use it on copies, to read under its lock)
 #
-# DIR/root is the containerd root. Idempotent: DIR/ready holds the Docker image IDs it was
-# built from; when they still match nothing is done. What it holds, in both namespaces:
+# The multi-platform image is made by hand, offline, as an OCI layout tar (oci-layout,
+# index.json, blobs/sha256/...): the test dockerd keeps one platform per image and its
+# `docker save` writes no image index, and containerd must still be the one that imports and
+# unpacks it. Its arm64 manifest comes first in the index, so that taking the first entry is
+# not the same as taking the host's.
+#
+# DIR/root is the containerd root. Idempotent: DIR/ready holds this script's SHA-256 and the
+# Docker image IDs it was built from; when they still match nothing is done. What it holds, in
+# both namespaces:
 #   images   docker.io/library/ovltest-{base:1,one:latest,multi:latest,deep:latest}
 #   DIR/oracle/<ns>/<image file name>.mount   `ctr snapshots mounts` of a view of the image
 # and in `default` only:
 #   ovltest-cchanges   a container of ovltest-multi (`ctr containers create`) whose snapshot
 #                      was mounted as containerd says and changed (file added, modified, removed)
 #   DIR/oracle/default/ovltest-cchanges.mount   its `ctr snapshots mounts`
+#   docker.io/library/ovltest-multiarch:1   an OCI image index of linux/arm64/v8 and linux/amd64,
+#                      each two uncompressed layers: a common one (/etc/ovltest-multiarch) under
+#                      its own (/platform holding "arm64" or "amd64"); imported with
+#                      --all-platforms (which unpacks only the host's platform), then each
+#                      platform unpacked by `ctr images mount --platform` (see unpack_platform)
+#   DIR/oracle/default/ovltest-multiarch_1-linux_<arch>.{mount,config,chain}   per platform:
+#                      `ctr snapshots mounts` of a view of its top chainID, its config digest,
+#                      that chainID
 set -euo pipefail
 
 DOCKER=${DOCKER:-docker}
@@ -54,6 +70,73 @@ write_config() {
     if grep -nE '"(/var/lib/containerd|/run/containerd|/opt/containerd)' "$out"; then
         die "config $out still points at a system path"
     fi
+}
+
+# The chainID of the last of the given diff_ids (bottom first).
+chain_id() {
+    local top="" diff
+    for diff in "$@"; do
+        if [ -z "$top" ]; then top=$diff; else top=sha256:$(printf '%s %s' "$top" "$diff" | sha256sum | cut -d' ' -f1); fi
+    done
+    echo "$top"
+}
+
+# Moves FILE to BLOBS/<its SHA-256>; sets blob ("sha256:<hex>") and blob_size.
+add_blob() {
+    local file=$1 blobs=$2 hex
+    hex=$(sha256sum "$file" | cut -d' ' -f1)
+    mv "$file" "$blobs/$hex"
+    blob=sha256:$hex
+    blob_size=$(stat -c %s "$blobs/$hex")
+}
+
+# A reproducible uncompressed tar of the NAMES below SRC, added as a blob of BLOBS (add_blob).
+add_layer() {
+    local src=$1 blobs=$2
+    shift 2
+    tar --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -C "$src" -cf "$blobs/.layer" "$@"
+    add_blob "$blobs/.layer" "$blobs"
+}
+
+# Writes OUT, the OCI layout tar of docker.io/library/ovltest-multiarch:1 (see the top), built
+# in WORK. Prints "<os>/<arch> <config digest> <top chainID>" for each platform.
+write_multiarch_archive() {
+    local out=$1 work=$2
+    local blobs=$work/layout/blobs/sha256 blob blob_size common common_size top top_size config
+    local platform os arch variant platform_json entry entries=""
+    rm -rf "$work"
+    mkdir -p "$blobs" "$work/common/etc"
+    printf 'common\n' >"$work/common/etc/ovltest-multiarch"
+    chmod 0755 "$work/common/etc"
+    chmod 0644 "$work/common/etc/ovltest-multiarch"
+    add_layer "$work/common" "$blobs" etc
+    common=$blob common_size=$blob_size
+    for platform in linux/arm64/v8 linux/amd64; do
+        IFS=/ read -r os arch variant <<<"$platform"
+        mkdir -p "$work/$arch"
+        printf '%s\n' "$arch" >"$work/$arch/platform"
+        chmod 0644 "$work/$arch/platform"
+        add_layer "$work/$arch" "$blobs" platform
+        top=$blob top_size=$blob_size
+        printf -v platform_json '"architecture":"%s","os":"%s"%s' "$arch" "$os" "${variant:+,\"variant\":\"$variant\"}"
+        printf '{%s,"created":"1970-01-01T00:00:00Z","config":{},"rootfs":{"type":"layers","diff_ids":["%s","%s"]}}' \
+            "$platform_json" "$common" "$top" >"$blobs/.config"
+        add_blob "$blobs/.config" "$blobs"
+        config=$blob
+        printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"%s","size":%s},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s},{"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"%s","size":%s}]}' \
+            "$config" "$blob_size" "$common" "$common_size" "$top" "$top_size" >"$blobs/.manifest"
+        add_blob "$blobs/.manifest" "$blobs"
+        printf -v entry '{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"%s","size":%s,"platform":{%s}}' \
+            "$blob" "$blob_size" "$platform_json"
+        entries+=${entries:+,}$entry
+        echo "$os/$arch $config $(chain_id "$common" "$top")"
+    done
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[%s]}' "$entries" >"$blobs/.index"
+    add_blob "$blobs/.index" "$blobs"
+    printf '{"imageLayoutVersion":"1.0.0"}' >"$work/layout/oci-layout"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"%s","size":%s,"annotations":{"io.containerd.image.name":"docker.io/library/ovltest-multiarch:1","org.opencontainers.image.ref.name":"1"}}]}' \
+        "$blob" "$blob_size" >"$work/layout/index.json"
+    tar --numeric-owner --owner=0 --group=0 --mtime=@0 --sort=name -C "$work/layout" -cf "$out" oci-layout index.json blobs
 }
 
 containerd_pid=
@@ -100,6 +183,19 @@ change_container() {
     umount "$mnt"
 }
 
+# Inside a private mount namespace: unpack PLATFORM of REF (namespace default) as `ctr images
+# mount --platform` does, then unmount and drop its view. Not `ctr images import --platform`:
+# containerd 1.6 then labels the index with the matching manifests only, renumbered from
+# gc.ref.content.m.0, which overwrites the label of another platform's manifest, and the
+# garbage collector removes that platform's blobs and snapshots within seconds.
+unpack_platform() {
+    local sock=$1 ref=$2 platform=$3 mnt=$4
+    mkdir -p "$mnt"
+    mount --make-rprivate /
+    ctr --address "$sock" -n default images mount --platform "$platform" "$ref" "$mnt" >/dev/null
+    ctr --address "$sock" -n default images unmount --rm "$mnt" >/dev/null
+}
+
 case "${1:-}" in
     --serve)
         [ $# = 3 ] || die "usage: $0 --serve ROOT SOCK"
@@ -109,6 +205,10 @@ case "${1:-}" in
         ;;
     --change-container)
         change_container "$2" "$3" "$4"
+        exit 0
+        ;;
+    --unpack-platform)
+        unpack_platform "$2" "$3" "$4" "$5"
         exit 0
         ;;
     --test-env)
@@ -138,7 +238,7 @@ if [ -n "${OVLMOUNT_TEST_DATA_ROOT:-}" ]; then
     case "$dir/" in "$(cd "$OVLMOUNT_TEST_DATA_ROOT" && pwd -P)/"*) die "refusing to build below the Docker data root" ;; esac
 fi
 export DOCKER_CONFIG=${DOCKER_CONFIG:-$dir/client}
-key=""
+key="store.sh $(sha256sum <"$self" | cut -d' ' -f1)"$'\n'
 for image in "${images[@]}"; do
     key+="$image $("$DOCKER" image inspect --format '{{.Id}}' "$image")"$'\n'
 done
@@ -155,45 +255,67 @@ for image in "${images[@]}"; do
     rm -f "$tar"
     "$DOCKER" save -o "$tar" "$image"
 done
+multiarch=$dir/save/multiarch
+rm -rf "$multiarch"
+mkdir -p "$multiarch"
+write_multiarch_archive "$multiarch/ovltest-multiarch_1.tar" "$multiarch/build" >"$multiarch/platforms"
 sock=$dir/run/containerd.sock
 start_containerd "$dir/root" "$sock"
 c() { ctr --address "$sock" "$@"; }
+
+# `ctr images import ARGS...` into namespace NS, then REF must be there. Seen once in many
+# runs: an import that returned without its name; it is imported once more.
+import_named() {
+    local ns=$1 ref=$2
+    shift 2
+    c -n "$ns" images import "$@" >/dev/null
+    c -n "$ns" images ls -q | grep -qxF "$ref" && return 0
+    c -n "$ns" images import "$@" >/dev/null
+    c -n "$ns" images ls -q | grep -qxF "$ref" || die "$ref was not imported into namespace $ns"
+}
+
+# Saves containerd's own mount of a view of snapshot TOP in namespace NS to OUT. An unleased
+# view can be garbage-collected at any moment: its mounts are taken right after creating it,
+# and it is made again if it was collected in between.
+record_mount() {
+    local ns=$1 top=$2 out=$3
+    local view
+    view=ovltest-view-$(basename "$out" .mount)
+    c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
+    for _ in 1 2 3; do
+        if c -n "$ns" snapshots view "$view" "$top" >/dev/null &&
+            c -n "$ns" snapshots mounts /ovltest-target "$view" >"$out"; then
+            break
+        fi
+        rm -f "$out"
+        c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
+    done
+    [ -s "$out" ] || die "containerd's mount of $top in namespace $ns could not be recorded"
+    c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
+}
+
 for ns in "${namespaces[@]}"; do
     mkdir -p "$dir/oracle/$ns"
-    for tar in "$dir"/save/*.tar; do
-        c -n "$ns" images import "$tar" >/dev/null
-    done
     for image in "${images[@]}"; do
-        ref=docker.io/library/$image
-        if ! c -n "$ns" images ls -q | grep -qxF "$ref"; then
-            # Seen once in many runs: an import that returned without its name. Import again.
-            c -n "$ns" images import "$dir/save/$(echo "$image" | tr '/:' '__').tar" >/dev/null
-            c -n "$ns" images ls -q | grep -qxF "$ref" || die "$ref was not imported into namespace $ns"
-        fi
         name=$(echo "$image" | tr '/:' '__')
-        view=ovltest-view-$name
-        c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
+        import_named "$ns" "docker.io/library/$image" "$dir/save/$name.tar"
         # The top chainID, from Docker's diff_ids (the oracle for the chain is containerd's mount).
-        diff_chain=$("$DOCKER" image inspect --format '{{range .RootFS.Layers}}{{.}} {{end}}' "$image")
-        top=""
-        for diff in $diff_chain; do
-            if [ -z "$top" ]; then top=$diff; else top=sha256:$(printf '%s %s' "$top" "$diff" | sha256sum | cut -d' ' -f1); fi
-        done
-        # An unleased view can be garbage-collected at any moment: take its mounts right after
-        # creating it, and try again if it was collected in between.
-        for _ in 1 2 3; do
-            if c -n "$ns" snapshots view "$view" "$top" >/dev/null &&
-                c -n "$ns" snapshots mounts /ovltest-target "$view" >"$dir/oracle/$ns/$name.mount"; then
-                break
-            fi
-            rm -f "$dir/oracle/$ns/$name.mount"
-            c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
-        done
-        [ -s "$dir/oracle/$ns/$name.mount" ] || die "containerd's mount of $ref could not be recorded"
-        c -n "$ns" snapshots rm "$view" >/dev/null 2>&1 || true
+        diffs=$("$DOCKER" image inspect --format '{{range .RootFS.Layers}}{{.}} {{end}}' "$image")
+        # shellcheck disable=SC2086
+        top=$(chain_id $diffs)
+        record_mount "$ns" "$top" "$dir/oracle/$ns/$name.mount"
         echo "$top" >"$dir/oracle/$ns/$name.chain"
     done
 done
+multiarch_ref=docker.io/library/ovltest-multiarch:1
+import_named default "$multiarch_ref" --all-platforms "$multiarch/ovltest-multiarch_1.tar"
+while read -r platform config top <&3; do
+    unshare -m --propagation private bash "$self" --unpack-platform "$sock" "$multiarch_ref" "$platform" "$dir/run/mnt"
+    name=ovltest-multiarch_1-$(echo "$platform" | tr '/' '_')
+    record_mount default "$top" "$dir/oracle/default/$name.mount"
+    echo "$config" >"$dir/oracle/default/$name.config"
+    echo "$top" >"$dir/oracle/default/$name.chain"
+done 3<"$multiarch/platforms"
 c -n default containers rm ovltest-cchanges >/dev/null 2>&1 || true
 c -n default snapshots rm ovltest-cchanges >/dev/null 2>&1 || true
 c -n default containers create docker.io/library/ovltest-multi:latest ovltest-cchanges >/dev/null

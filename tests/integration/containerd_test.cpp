@@ -5,14 +5,21 @@
 // mount containerd itself gives a view of the image (`ctr snapshots mounts`), and the mount of
 // a container it made and changed. The tests read the store offline, and once more while a
 // containerd runs on a copy of it (holding its flock on the bolt files).
+//
+// docker.io/library/ovltest-multiarch:1 (namespace `default`) is an OCI image index of
+// linux/arm64/v8 (listed first) and linux/amd64, both unpacked; for each platform store.sh
+// saved containerd's own mount of its top chainID and its config digest. `--platform` picks
+// the manifest; without it the host's is used.
 #define BOOST_TEST_MODULE ovlmount_integration_containerd
 #include "itest.hpp"
 
 #include <sys/mount.h>
+#include <sys/utsname.h>
 
 #include <cstdlib>
 #include <csignal>
 #include <functional>
+#include <map>
 
 using namespace ovltest;
 
@@ -20,6 +27,7 @@ namespace {
 
 const std::string kCtrMulti = "docker.io/library/ovltest-multi:latest";
 const std::string kCtrChanges = "ovltest-cchanges";  // of ovltest-multi, changed through containerd's mount
+const std::string kCtrMultiarch = "docker.io/library/ovltest-multiarch:1";  // an index: arm64/v8, amd64
 const std::vector<std::string> kImages{"ovltest-base:1", "ovltest-one:latest", "ovltest-multi:latest",
                                        "ovltest-deep:latest"};
 
@@ -105,6 +113,21 @@ void mount_oracle(const OracleMount& m, const fs::path& target) {
     }
     if (rc != 0) throw std::runtime_error("mounting containerd's own mount at " + target.string() + " failed: " +
                                           std::strerror(errno));
+}
+
+// The name of store.sh's oracle files for one platform ("linux/arm64") of kCtrMultiarch.
+std::string multiarch_oracle(const std::string& platform) { return "ovltest-multiarch_1-" + file_name(platform); }
+
+// The config digest ("sha256:<hex>") of one platform of kCtrMultiarch, as store.sh wrote it.
+std::string multiarch_config(const std::string& platform) {
+    return trim(read_file(containerd_dir() / "oracle/default" / (multiarch_oracle(platform) + ".config")));
+}
+
+// The platform of kCtrMultiarch this host's containerd would pick (the image holds only these two).
+std::string host_platform() {
+    utsname name{};
+    ::uname(&name);
+    return std::string(name.machine) == "aarch64" ? "linux/arm64" : "linux/amd64";
 }
 
 void copy_store_root(const fs::path& dest) {
@@ -373,6 +396,67 @@ BOOST_AUTO_TEST_CASE(a_running_containerd_holding_its_locks_does_not_block_readi
     Result r = ovl(with_containerd(t / "state", {"resolve", "--json", kCtrMulti}, "default", root), quick);
     OVLT_EXPECT_EXIT(r, 0);
     BOOST_TEST(jstrings(parse_json(r.out, "resolve"), "lowerdir").size() == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(a_multi_platform_image_resolves_to_the_manifest_of_the_platform_asked_for) {
+    TempDir t("cplat");
+    std::map<std::string, std::vector<std::string>> lowerdirs;
+    for (const std::string platform : {"linux/arm64", "linux/amd64"}) {
+        BOOST_TEST_CONTEXT(platform) {
+            Result r = ovl(with_containerd(t / "state", {"--platform", platform, "resolve", "--json", kCtrMultiarch}));
+            OVLT_REQUIRE_EXIT(r, 0);
+            const auto resolved = parse_json(r.out, "resolve --json");
+            lowerdirs[platform] = jstrings(resolved, "lowerdir");
+            OVLT_EXPECT_SAME_LIST(lowerdirs[platform], oracle("default", multiarch_oracle(platform)).lowerdir,
+                                  "lowerdir against containerd's own mount");
+            BOOST_TEST(jstr(resolved, "image_id") == multiarch_config(platform));
+        }
+    }
+    BOOST_TEST(lowerdirs["linux/arm64"].front() != lowerdirs["linux/amd64"].front());
+    BOOST_TEST(lowerdirs["linux/arm64"].back() == lowerdirs["linux/amd64"].back());
+    BOOST_TEST(multiarch_config("linux/arm64") != multiarch_config("linux/amd64"));
+
+    Result host = ovl(with_containerd(t / "state", {"resolve", "--json", kCtrMultiarch}));
+    OVLT_REQUIRE_EXIT(host, 0);
+    BOOST_TEST(jstr(parse_json(host.out, "resolve --json"), "image_id") == multiarch_config(host_platform()));
+}
+
+BOOST_AUTO_TEST_CASE(a_platform_the_index_does_not_hold_is_not_found_in_one_line_and_mounts_nothing) {
+    TempDir t("cplatno");
+    const fs::path target = t / "mnt";
+    fs::create_directories(target);
+    for (const auto& command : std::vector<std::vector<std::string>>{{"resolve", "--json", kCtrMultiarch},
+                                                                     {"mount", kCtrMultiarch, target.string()}}) {
+        BOOST_TEST_CONTEXT(command.front()) {
+            std::vector<std::string> args{"--platform", "linux/s390x"};
+            args.insert(args.end(), command.begin(), command.end());
+            Result r = ovl(with_containerd(t / "state", args));
+            OVLT_EXPECT_EXIT(r, 3);
+            OVLT_EXPECT_ONE_ERROR_LINE(r);
+            BOOST_TEST(r.err.find("linux/s390x") != std::string::npos, r.describe());
+        }
+    }
+    BOOST_TEST(mounts_below(t.path()).empty());
+    BOOST_TEST(ovl_list(t / "state").empty());
+}
+
+BOOST_AUTO_TEST_CASE(the_arm64_variant_mounts_as_the_tree_containerd_mounts) {
+    TempDir t("cplatmnt");
+    struct Unmount {
+        fs::path dir;
+        ~Unmount() { unmount_below(dir); }
+    } unmount{t.path()};
+    const fs::path ours = t / "ours";
+    const fs::path theirs = t / "theirs";
+    fs::create_directories(ours);
+    fs::create_directories(theirs);
+    OVLT_REQUIRE_EXIT(ovl(with_containerd(t / "state", {"--platform", "linux/arm64", "mount", kCtrMultiarch, ours.string()})), 0);
+    BOOST_TEST(read_file(ours / "platform") == "arm64\n");
+    BOOST_TEST(read_file(ours / "etc/ovltest-multiarch") == "common\n");
+    expect_writes_refused(ours, "platform");
+    mount_oracle(oracle("default", multiarch_oracle("linux/arm64")), theirs);
+    OVLT_EXPECT_NO_DIFFS(compare_trees(theirs, ours, {}), "ovlmount's arm64 mount differs from containerd's");
+    OVLT_EXPECT_EXIT(ovl(with_containerd(t / "state", {"umount", ours.string()})), 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
