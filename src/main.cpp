@@ -5,6 +5,7 @@
 #include "ovlmount/cli/commands.hpp"
 #include "ovlmount/cli/inspect.hpp"
 #include "ovlmount/cli/queries.hpp"
+#include "ovlmount/cli/run.hpp"
 #include "ovlmount/cli/verify.hpp"
 
 #include <unistd.h>
@@ -14,6 +15,11 @@
 namespace {
 
 using namespace ovlmount;
+
+Result<int> status(Result<void> done) {
+  if (!done) return done.error();
+  return 0;
+}
 
 Result<void> require_root(const char* command) {
   if (::geteuid() == 0) return {};
@@ -36,17 +42,18 @@ Result<void> dispatch_query(const Invocation& invocation, const Stores& root) {
   }
 }
 
-Result<void> dispatch(const Invocation& invocation) {
+// Runs the command; its exit status (0 but for `run`).
+Result<int> dispatch(const Invocation& invocation) {
   const Registry registry(invocation.state_dir);
   const ProcMountTable table;
   LibmountMounter mounter;
   switch (invocation.command) {
     case Command::help:
       std::cout << help_text();
-      return {};
+      return 0;
     case Command::version:
       std::cout << "ovlmount " << OVLMOUNT_VERSION << "\n";
-      return {};
+      return 0;
     case Command::mount:
     case Command::container: {
       if (!invocation.mount.dry_run)
@@ -54,7 +61,19 @@ Result<void> dispatch(const Invocation& invocation) {
           return root_user.error();
       auto stores = find_stores(invocation.stores);
       if (!stores) return stores.error();
-      return run_mount(*stores, invocation.mount, registry, mounter, table, std::cout, std::cerr);
+      return status(run_mount(*stores, invocation.mount, registry, mounter, table, std::cout, std::cerr));
+    }
+    case Command::run:
+    case Command::export_tree:
+    case Command::files: {
+      const char* name = invocation.command == Command::run ? "run" : invocation.command == Command::files ? "files" : "export";
+      if (auto root_user = require_root(name); !root_user) return root_user.error();
+      auto stores = find_stores(invocation.stores);
+      if (!stores) return stores.error();
+      if (invocation.command == Command::run) return run_run(*stores, invocation.run, registry, mounter, std::cerr);
+      if (invocation.command == Command::files)
+        return status(run_files(*stores, invocation.files, registry, mounter, std::cout, std::cerr));
+      return status(run_export(*stores, invocation.export_tree, registry, mounter, std::cerr));
     }
     case Command::resolve:
     case Command::images:
@@ -66,34 +85,35 @@ Result<void> dispatch(const Invocation& invocation) {
     case Command::owner: {
       auto stores = find_stores(invocation.stores);
       if (!stores) return stores.error();
-      return dispatch_query(invocation, *stores);
+      return status(dispatch_query(invocation, *stores));
     }
     case Command::list:
-      return run_list(invocation.json, registry, table, std::cout, std::cerr);
+      return status(run_list(invocation.json, registry, table, std::cout, std::cerr));
     case Command::umount:
       if (auto root_user = require_root("umount"); !root_user) return root_user.error();
-      return run_umount(invocation.umount, registry, mounter, table, std::cout, std::cerr);
+      return status(run_umount(invocation.umount, registry, mounter, table, std::cout, std::cerr));
     case Command::cleanup:
       if (auto root_user = require_root("cleanup"); !root_user) return root_user.error();
-      return run_cleanup(registry, table, std::cout, std::cerr);
+      return status(run_cleanup(registry, table, std::cout, std::cerr));
   }
-  return {};
+  return 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
+  bool running_run = false;
   try {
     auto invocation = parse_command_line(argc, argv);
     if (!invocation) throw Fatal(invocation.error());
-    dispatch(*invocation).value();
-    return 0;
+    running_run = invocation->command == Command::run;
+    return dispatch(*invocation).value();
   } catch (const Fatal& fatal) {
     std::cout.flush();
     std::cerr << fatal.error().message() << "\n";
-    return static_cast<int>(fatal.error().code);
+    return running_run ? run_failure_status : static_cast<int>(fatal.error().code);
   } catch (const std::exception& e) {
     std::cerr << "ovlmount: " << escape(e.what()) << "\n";
-    return static_cast<int>(ExitCode::failure);
+    return running_run ? run_failure_status : static_cast<int>(ExitCode::failure);
   }
 }

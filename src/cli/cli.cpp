@@ -21,20 +21,35 @@ const std::map<std::string, Command> command_words = {
     {"images", Command::images},   {"containers", Command::containers}, {"inspect", Command::inspect},
     {"verify", Command::verify},   {"diff", Command::diff},           {"which", Command::which},
     {"owner", Command::owner},     {"list", Command::list},           {"umount", Command::umount},
-    {"unmount", Command::umount},  {"cleanup", Command::cleanup},
+    {"unmount", Command::umount},  {"cleanup", Command::cleanup},     {"run", Command::run},
+    {"export", Command::export_tree}, {"files", Command::files},
 };
 
 // Which commands take each command-specific option.
 const std::map<std::string, std::set<Command>> option_commands = {
-    {"upper", {Command::mount, Command::container}},
-    {"work", {Command::mount, Command::container}},
+    {"upper", {Command::mount, Command::container, Command::run}},
+    {"work", {Command::mount, Command::container, Command::run}},
     {"writable", {Command::mount, Command::container}},
     {"dry-run", {Command::mount, Command::container}},
     {"volumes", {Command::container}},
     {"host-binds", {Command::container}},
     {"json",
      {Command::resolve, Command::images, Command::containers, Command::inspect, Command::verify, Command::diff,
-      Command::which, Command::owner, Command::list}},
+      Command::which, Command::owner, Command::list, Command::files}},
+    {"read-only", {Command::run}},
+    {"keep", {Command::run}},
+    {"bind", {Command::run}},
+    {"env", {Command::run}},
+    {"user", {Command::run}},
+    {"workdir", {Command::run}},
+    {"net", {Command::run}},
+    {"dev", {Command::run}},
+    {"output", {Command::export_tree}},
+    {"format", {Command::export_tree}},
+    {"reproducible", {Command::export_tree}},
+    {"csv", {Command::files}},
+    {"hash", {Command::files}},
+    {"layer", {Command::files}},
     {"quick", {Command::verify}},
     {"bodyfile", {Command::diff}},
     {"all", {Command::umount, Command::container}},
@@ -67,6 +82,20 @@ po::options_description all_options() {
       ("all", "")
       ("force", "")
       ("lazy", "")
+      ("read-only", "")
+      ("keep", "")
+      ("bind", po::value<std::vector<std::string>>()->composing(), "")
+      ("env", po::value<std::vector<std::string>>()->composing(), "")
+      ("user", po::value<std::string>(), "")
+      ("workdir", po::value<std::string>(), "")
+      ("net", po::value<std::string>(), "")
+      ("dev", "")
+      ("output,o", po::value<std::string>(), "")
+      ("format", po::value<std::string>(), "")
+      ("reproducible", "")
+      ("csv", "")
+      ("hash", po::value<std::string>(), "")
+      ("layer", "")
       ("args", po::value<std::vector<std::string>>()->composing(), "");
   return options;
 }
@@ -239,6 +268,65 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     case Command::cleanup:
       if (auto ok = expect_arguments(invocation.command, args, 0, "cleanup"); !ok) return ok.error();
       break;
+    case Command::run: {
+      RunArgs& run = invocation.run;
+      if (args.empty()) return usage_error("run", "no IMAGE|CONTAINER given (see ovlmount --help)");
+      run.reference = args[0];
+      run.command.assign(args.begin() + 1, args.end());
+      run.read_only = values.count("read-only") > 0;
+      run.keep = values.count("keep") > 0;
+      run.devices = values.count("dev") > 0;
+      if (values.count("upper")) run.upper = values["upper"].as<std::string>();
+      if (values.count("work")) run.work = values["work"].as<std::string>();
+      if (values.count("bind")) run.binds = values["bind"].as<std::vector<std::string>>();
+      if (values.count("env")) run.env = values["env"].as<std::vector<std::string>>();
+      if (values.count("user")) run.user = values["user"].as<std::string>();
+      if (values.count("workdir")) run.workdir = values["workdir"].as<std::string>();
+      if (values.count("net")) run.net = values["net"].as<std::string>();
+      if (run.upper.empty() != run.work.empty())
+        return usage_error(run.upper.empty() ? "--work" : "--upper", "--upper and --work go together");
+      if (run.read_only && (!run.upper.empty() || run.keep))
+        return usage_error("--read-only", "has no upper dir: not with --upper/--work or --keep");
+      if (!run.upper.empty() && run.keep) return usage_error("--keep", "keeps the scratch upper; --upper is yours anyway");
+      if (run.net != "none" && run.net != "host") return usage_error("--net", "\"" + run.net + "\" is not none or host");
+      for (const std::string& env : run.env)
+        if (env.empty() || env.front() == '=' || env.find('=') == std::string::npos)
+          return usage_error("--env", "\"" + env + "\" is not K=V");
+      if (!run.workdir.empty() && run.workdir.front() != '/')
+        return usage_error("--workdir", "\"" + run.workdir + "\" is not an absolute path");
+      break;
+    }
+    case Command::export_tree: {
+      ExportArgs& exported = invocation.export_tree;
+      if (auto ok = expect_arguments(invocation.command, args, 1,
+                                     "export [-o FILE|-] [--format tar|tar.gz|tar.zst] [--reproducible] IMAGE|CONTAINER");
+          !ok)
+        return ok.error();
+      exported.reference = args[0];
+      if (values.count("output")) exported.output = values["output"].as<std::string>();
+      if (values.count("format")) exported.format = values["format"].as<std::string>();
+      exported.reproducible = values.count("reproducible") > 0;
+      if (exported.format != "tar" && exported.format != "tar.gz" && exported.format != "tar.zst")
+        return usage_error("--format", "\"" + exported.format + "\" is not tar, tar.gz or tar.zst");
+      break;
+    }
+    case Command::files: {
+      FilesArgs& files = invocation.files;
+      if (args.empty())
+        return usage_error("files", "no IMAGE|CONTAINER given (files [--json|--csv] [--hash sha256|none] [--layer] "
+                                    "IMAGE|CONTAINER [PATH...])");
+      files.reference = args[0];
+      files.paths.assign(args.begin() + 1, args.end());
+      if (invocation.json && values.count("csv")) return usage_error("--csv", "not used with --json");
+      files.format = invocation.json ? "json" : values.count("csv") ? "csv" : "text";
+      if (values.count("hash")) files.hash = values["hash"].as<std::string>();
+      if (files.hash != "sha256" && files.hash != "none")
+        return usage_error("--hash", "\"" + files.hash + "\" is not sha256 or none");
+      files.layer = values.count("layer") > 0;
+      for (const std::string& path : files.paths)
+        if (path.empty() || path.front() != '/') return usage_error(path, "not an absolute path inside the image");
+      break;
+    }
     case Command::help:
     case Command::version: break;
   }
@@ -260,6 +348,11 @@ std::string help_text() {
   ovlmount [OPTIONS] diff [--json | --bodyfile] CONTAINER
   ovlmount [OPTIONS] which [--json] IMAGE|CONTAINER PATH
   ovlmount [OPTIONS] owner [--json] LAYER-DIR
+  ovlmount [OPTIONS] run [--read-only | --upper DIR --work DIR] [--keep] [--bind SRC:DST[:ro]]...
+                         [--env K=V]... [--user UID[:GID]] [--workdir DIR] [--net none|host] [--dev]
+                         IMAGE|CONTAINER [-- CMD [ARG...]]
+  ovlmount [OPTIONS] export [-o FILE|-] [--format tar|tar.gz|tar.zst] [--reproducible] IMAGE|CONTAINER
+  ovlmount [OPTIONS] files [--json|--csv] [--hash sha256|none] [--layer] IMAGE|CONTAINER [PATH...]
   ovlmount [OPTIONS] list [--json]
   ovlmount [OPTIONS] umount [--force] [--lazy] TARGET
   ovlmount [OPTIONS] umount --all [--lazy]
@@ -289,7 +382,15 @@ Commands:
               containers-storage layer ID or a containerd snapshot number
   list        show recorded mounts, each "mounted" or "gone" according to the kernel
   umount      unmount a recorded TARGET (and its volume binds), forget it, remove scratch dirs
-  cleanup     forget records whose mount is gone; remove scratch dirs no record owns
+  cleanup     forget records whose mount is gone; remove scratch dirs no record or process owns
+  run         run CMD (default: the image's Entrypoint + Cmd) inside the tree, with bubblewrap:
+              a private mount namespace, a new PID namespace, /proc, /sys read-only, a small
+              /dev, pivot_root; writable on a scratch upper removed at exit unless --keep.
+              NOT a container runtime: no cgroups, seccomp, capability dropping or user
+              namespaces (use podman or docker for isolation). Exit status: the command's;
+              128+N for signal N; 126 not executable; 127 not found; 125 ovlmount's own error
+  export      write the merged tree as a tar stream (as docker export), without a daemon
+  files       one row per path of the merged tree: type, mode, owner, size, mtime, link, sha256
 
 Options:
   --host-root DIR  the root of the system whose stores are read (default /; a seized disk
@@ -321,6 +422,21 @@ Options:
   --json           resolve, images, containers, inspect, verify, diff, which, owner, list: JSON
   --force          umount: also a target ovlmount did not mount
   --lazy           umount: detach now, finish when no longer busy
+  --read-only      run: no upper dir at all (writes fail)
+  --keep           run: keep the scratch upper after the command (its path is printed)
+  --bind SRC:DST[:ro]  run: bind a host path into the tree (repeatable)
+  --env K=V        run: set an environment variable over the image's Env (repeatable)
+  --user U[:G]     run: user and group, numbers or names from the image's /etc/passwd, /etc/group
+  --workdir DIR    run: the working directory (default: the image's WorkingDir, else /)
+  --net none|host  run: none (default: a new network namespace with only lo) or the host's
+                   network with its /etc/resolv.conf and /etc/hosts bound read-only
+  --dev            run: allow device nodes in the tree (default nodev)
+  -o, --output FILE  export: write to FILE (default - : stdout)
+  --format F       export: tar (default), tar.gz or tar.zst
+  --reproducible   export: every mtime set to 0
+  --csv            files: CSV instead of text
+  --hash H         files: sha256 (default) or none
+  --layer          files: also the layer that provides each path
   -h, --help       print this help
   --version        print the version
 
@@ -331,6 +447,7 @@ Exit codes:
   3  not found (image, container, layer, tracked target, path, owner; also an ambiguous ID prefix)
   4  corrupt or untrusted store (digest mismatch, malformed JSON, invalid ID); verify found a difference
   5  mount or unmount failed
+  run: the command's own status instead (see run above), 125 for any error of ovlmount's
 )";
 }
 

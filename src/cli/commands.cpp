@@ -488,6 +488,9 @@ Result<void> run_cleanup(const Registry& registry, const MountTable& table, std:
   if (!scratch_dirs) return scratch_dirs.error();
   for (const std::string& dir : *scratch_dirs) {
     if (std::find(kept_scratch.begin(), kept_scratch.end(), dir) != kept_scratch.end()) continue;
+    auto in_use = registry.scratch_in_use(dir);
+    if (!in_use) return in_use.error();
+    if (*in_use) continue;
     if (auto removed = registry.remove_scratch(dir); !removed) return removed.error();
     out << "removed orphan scratch dir " << escape(dir) << "\n";
   }

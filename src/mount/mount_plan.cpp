@@ -18,12 +18,14 @@ std::string join_overlay_data(const std::vector<std::string>& lowers, const std:
   return data;
 }
 
-std::string flag_options(const MountPlan& plan) { return plan.read_only() ? "ro,nosuid,nodev" : "rw,nosuid,nodev"; }
+std::string flag_options(const MountPlan& plan) {
+  return std::string(plan.read_only() ? "ro" : "rw") + (plan.devices ? ",nosuid" : ",nosuid,nodev");
+}
 
 }  // namespace
 
 unsigned long MountPlan::flags() const {
-  unsigned long flags = MS_NOSUID | MS_NODEV;
+  unsigned long flags = devices ? MS_NOSUID : MS_NOSUID | MS_NODEV;
   if (read_only()) flags |= MS_RDONLY;
   return flags;
 }

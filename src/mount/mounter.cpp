@@ -121,7 +121,7 @@ int mount_with_libmount(const MountPlan& plan, const std::string& data) {
   const Context context = new_context();
   if (!context) return ENOMEM;
   mnt_context_disable_canonicalize(context.get(), 1);
-  const std::string options = std::string(plan.read_only() ? "ro" : "rw") + ",nosuid,nodev," + data;
+  const std::string options = std::string(plan.read_only() ? "ro" : "rw") + (plan.devices ? ",nosuid," : ",nosuid,nodev,") + data;
   if (mnt_context_set_fstype(context.get(), "overlay") != 0 ||
       mnt_context_set_source(context.get(), std::string(mount_source).c_str()) != 0 ||
       mnt_context_set_target(context.get(), plan.target.c_str()) != 0 ||

@@ -284,6 +284,27 @@ Result<std::string> Registry::create_scratch() const {
   return pattern;
 }
 
+Result<UniqueFd> Registry::hold_scratch(const std::string& scratch) const {
+  const std::string path = scratch + "/in-use";
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return failure(path, "cannot create: " + errno_text(errno));
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return failure(path, "held by another process");
+  return fd;
+}
+
+Result<bool> Registry::scratch_in_use(const std::string& scratch) const {
+  if (::access((scratch + "/kept").c_str(), F_OK) == 0) return true;
+  const std::string path = scratch + "/in-use";
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return false;
+    return failure(path, errno_text(errno));
+  }
+  if (::flock(fd.get(), LOCK_SH | LOCK_NB) == 0) return false;
+  if (errno == EWOULDBLOCK) return true;
+  return failure(path, errno_text(errno));
+}
+
 Result<void> Registry::remove_scratch(const std::string& scratch) const {
   const fs::path path(scratch);
   if (path.parent_path() != fs::path(dir_ + "/scratch") || path.filename().empty() ||

@@ -5,12 +5,14 @@
 //   overlay-layers/<layer>.tar-split.gz     the layer's tar-split (Docker's format)
 //   overlay-containers/containers.json      [{id, names, image, layer, created, metadata}]
 //   overlay/<layer>/diff                    the layer's files
+//   libpod/bolt_state.db                    podman's state and volumes (libpod_state.hpp)
 // Each catalogue is checked whole before any of it is used: a malformed entry anywhere is a
 // corrupt store naming the file and the entry, never a silently skipped image.
 #include "ovlmount/store/containers_storage.hpp"
 
 #include "ovlmount/core/digest.hpp"
 #include "ovlmount/store/image_config.hpp"
+#include "ovlmount/store/libpod_state.hpp"
 
 #include <boost/json.hpp>
 
@@ -446,6 +448,12 @@ Result<Container> ContainersStorage::container(const std::string& id) const {
   container.image_name = found->image_name;
   container.state = "unknown";
   container.created = found->created;
+  auto libpod = read_libpod_container(root_, id);
+  if (!libpod) return libpod.error();
+  if (*libpod) {
+    container.state = std::move((*libpod)->state);
+    container.mounts = std::move((*libpod)->mounts);
+  }
   return container;
 }
 

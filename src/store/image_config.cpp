@@ -6,6 +6,32 @@
 #include <boost/json.hpp>
 
 namespace ovlmount {
+namespace {
+
+// The strings of `key` in `object`: absent or null is none; anything but an array of strings
+// is corrupt.
+Result<std::vector<std::string>> string_list(const boost::json::object& object, std::string_view key,
+                                             const std::string& where) {
+  std::vector<std::string> items;
+  const boost::json::value* list = object.if_contains(key);
+  if (!list || list->is_null()) return items;
+  if (!list->is_array()) return corrupt(where, "config." + std::string(key) + " is not an array of strings");
+  for (const boost::json::value& item : list->get_array()) {
+    if (!item.is_string()) return corrupt(where, "config." + std::string(key) + " is not an array of strings");
+    items.emplace_back(item.get_string());
+  }
+  return items;
+}
+
+// The string `key` of `object`; "" when absent or null, corrupt when not a string.
+Result<std::string> string_value(const boost::json::object& object, std::string_view key, const std::string& where) {
+  const boost::json::value* value = object.if_contains(key);
+  if (!value || value->is_null()) return std::string();
+  if (!value->is_string()) return corrupt(where, "config." + std::string(key) + " is not a string");
+  return std::string(value->get_string());
+}
+
+}  // namespace
 
 Result<ImageConfig> parse_image_config(const boost::json::value& document, const std::string& object) {
   namespace json = boost::json;
@@ -19,6 +45,22 @@ Result<ImageConfig> parse_image_config(const boost::json::value& document, const
   ImageConfig result;
   if (const json::value* created = top->if_contains("created"); created && created->is_string())
     result.created = created->get_string();
+  if (const json::value* config = top->if_contains("config"); config && config->is_object()) {
+    const json::object& run = config->get_object();
+    for (auto [key, out] : {std::pair<std::string_view, std::vector<std::string>*>{"Entrypoint", &result.entrypoint},
+                            {"Cmd", &result.cmd},
+                            {"Env", &result.env}}) {
+      auto items = string_list(run, key, object);
+      if (!items) return items.error();
+      *out = std::move(*items);
+    }
+    for (auto [key, out] : {std::pair<std::string_view, std::string*>{"WorkingDir", &result.working_dir},
+                            {"User", &result.user}}) {
+      auto value = string_value(run, key, object);
+      if (!value) return value.error();
+      *out = std::move(*value);
+    }
+  }
   const json::value* list = rootfs_object->if_contains("diff_ids");
   if (list && list->is_null()) return result;
   if (!list || !list->is_array()) return corrupt(object, "config has no rootfs.diff_ids array");

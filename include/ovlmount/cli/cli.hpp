@@ -3,6 +3,9 @@
 #pragma once
 
 #include "ovlmount/cli/commands.hpp"
+#include "ovlmount/cli/export.hpp"
+#include "ovlmount/cli/files.hpp"
+#include "ovlmount/cli/run.hpp"
 #include "ovlmount/core/error.hpp"
 #include "ovlmount/store/stores.hpp"
 
@@ -12,7 +15,7 @@ namespace ovlmount {
 
 enum class Command {
   help, version, mount, container, resolve, images, containers, inspect, verify, diff, which, owner,
-  list, umount, cleanup
+  list, umount, cleanup, run, export_tree, files
 };
 
 // A parsed command line.
@@ -27,6 +30,9 @@ struct Invocation {
   bool bodyfile = false;  // diff: Sleuthkit body file
   MountArgs mount;        // mount, container
   UmountArgs umount;
+  RunArgs run;
+  ExportArgs export_tree;
+  FilesArgs files;
 };
 
 // Parses argv. `ovlmount IMAGE TARGET` means `mount`; global options may stand anywhere.

@@ -50,12 +50,13 @@ struct MountPlan {
   std::string upper;                    // absolute, empty when read-only
   std::string work;
   bool scratch = false;
+  bool devices = false;     // device nodes allowed (no MS_NODEV): `run --dev`
   std::string empty_lower;  // set when a one-layer read-only image needs a second lower
   std::vector<BindPlan> binds;  // volume binds, parents before the binds nested in them
 
   bool read_only() const { return upper.empty(); }
 
-  // mount(2) flags: MS_RDONLY (when read-only) | MS_NOSUID | MS_NODEV.
+  // mount(2) flags: MS_RDONLY (when read-only) | MS_NOSUID | MS_NODEV (unless `devices`).
   unsigned long flags() const;
 
   // The layer dirs as absolute paths, top first (plus the empty lower, if any, last).

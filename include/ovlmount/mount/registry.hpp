@@ -49,7 +49,8 @@ struct RegistryListing {
 // The mount records under one state dir.
 //   <state>/lock              flock'ed by every command that reads or changes records
 //   <state>/mounts/<key>.json one record per target
-//   <state>/scratch/<name>/   upper/ and work/ of a --writable mount
+//   <state>/scratch/<name>/   upper/ and work/ of a --writable mount; merged/ of a private
+//                             mount (run, export, files), held by its process (in-use flock)
 //   <state>/empty/            an empty dir, the second lower of one-layer images
 class Registry {
  public:
@@ -75,6 +76,15 @@ class Registry {
 
   // Creates a fresh scratch dir with upper/ and work/ inside; returns its path.
   Result<std::string> create_scratch() const;
+
+  // Marks scratch dir `scratch` as in use by this process until the returned descriptor is
+  // closed (an flock on <scratch>/in-use): `cleanup` leaves it alone meanwhile, and once the
+  // process is gone (even by SIGKILL) the lock is gone too.
+  Result<UniqueFd> hold_scratch(const std::string& scratch) const;
+
+  // Whether a live process holds scratch dir `scratch` (hold_scratch), or it was kept on
+  // purpose (a "kept" file in it, written by `run --keep`).
+  Result<bool> scratch_in_use(const std::string& scratch) const;
 
   // Removes a scratch dir made by create_scratch (refuses any other path).
   Result<void> remove_scratch(const std::string& scratch) const;

@@ -5,7 +5,8 @@
 // against its exact format before it becomes part of a path, every file is read through
 // RootDir, and the layer chain is checked against the image config's diff_ids, so a crafted
 // graph root can make ovlmount fail but never read outside it or mount the wrong thing.
-// Nothing is written or locked: podman's *.lock files are never opened.
+// Nothing is written or locked: podman's *.lock files are never opened, and libpod's database
+// is read without its lock (libpod_state.hpp).
 #pragma once
 
 #include "ovlmount/store/image_store.hpp"
@@ -51,8 +52,9 @@ class ContainersStorage final : public ImageStore {
 
   Result<std::vector<std::string>> container_ids() const override;
 
-  // A container from containers.json: its first name, image, creation time. State is
-  // "unknown" (only libpod's own database knows it) and mounts are empty (so are volumes).
+  // A container from containers.json: its first name, image, creation time; its state and
+  // mounts (named volumes, binds) from libpod's database when podman made it. Without that
+  // database (CRI-O, buildah) or a record there, state is "unknown" and mounts are empty.
   Result<Container> container(const std::string& id) const override;
 
   // The container's writable layer (its `layer`) with no init layer; parent_chain_id is the

@@ -40,6 +40,11 @@ struct Layer {
 struct ImageConfig {
   std::vector<std::string> diff_ids;  // bottom first
   std::string created;                // RFC 3339, as stored; "" when absent
+  std::vector<std::string> entrypoint;  // config.Entrypoint
+  std::vector<std::string> cmd;         // config.Cmd
+  std::vector<std::string> env;         // config.Env, "K=V" each
+  std::string working_dir;              // config.WorkingDir
+  std::string user;                     // config.User
 };
 
 // One volume or bind mount of a container (Docker's MountPoints).
