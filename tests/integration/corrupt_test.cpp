@@ -203,11 +203,13 @@ BOOST_AUTO_TEST_CASE(repositories_json_names_a_missing_image) {
 
 BOOST_AUTO_TEST_CASE(containerd_image_store_is_named) {
     // Docker 29+ with the containerd image store: no image/overlay2, the layers live under
-    // containerd's overlayfs snapshotter. ovlmount must say so (DESIGN.md section 2).
+    // containerd's overlayfs snapshotter, here of no containerd root ovlmount was given or can
+    // find below the data root. ovlmount must say so (DESIGN.md section 7.3).
     run_case({"containerd image store", kMulti,
               [](const fs::path& root) {
                   fs::remove_all(root / "image");
                   fs::remove_all(root / "overlay2");
+                  fs::remove_all(root / "containerd");
                   fs::create_directories(root / "containerd/daemon/io.containerd.snapshotter.v1.overlayfs/snapshots/1/fs");
               },
               {1, 3, 4},
