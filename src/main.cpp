@@ -7,6 +7,7 @@
 #include "ovlmount/cli/queries.hpp"
 #include "ovlmount/cli/run.hpp"
 #include "ovlmount/cli/verify.hpp"
+#include "ovlmount/mount/private_mount.hpp"
 
 #include <unistd.h>
 
@@ -68,6 +69,7 @@ Result<int> dispatch(const Invocation& invocation) {
     case Command::files: {
       const char* name = invocation.command == Command::run ? "run" : invocation.command == Command::files ? "files" : "export";
       if (auto root_user = require_root(name); !root_user) return root_user.error();
+      if (auto entered = enter_private_namespace(); !entered) return entered.error();
       auto stores = find_stores(invocation.stores);
       if (!stores) return stores.error();
       if (invocation.command == Command::run) return run_run(*stores, invocation.run, registry, mounter, std::cerr);

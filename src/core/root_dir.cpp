@@ -157,6 +157,17 @@ Result<BeneathRoot> BeneathRoot::open_system_dir(std::string_view path) const {
   return BeneathRoot(std::string(resolved, static_cast<size_t>(n)), std::move(*fd));
 }
 
+Result<std::optional<mode_t>> BeneathRoot::system_mode(std::string_view path) const {
+  auto fd = open_in_root(fd_.get(), path, O_PATH);
+  if (!fd) {
+    if (fd.error().code == ExitCode::not_found) return std::optional<mode_t>();
+    return fd.error();
+  }
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(absolute(path), errno_text(errno));
+  return std::optional<mode_t>(st.st_mode);
+}
+
 Result<BeneathRoot> BeneathRoot::open_subdir(std::string_view relative) const {
   auto fd = open_dir(relative);
   if (!fd) return fd.error();

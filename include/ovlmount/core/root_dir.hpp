@@ -94,6 +94,10 @@ class BeneathRoot final : public RootDir {
   // not_found when it does not exist.
   Result<BeneathRoot> open_system_dir(std::string_view path) const;
 
+  // The mode (type and permission bits) of what is at `path` of the system this root holds,
+  // resolved like open_system_dir (symlinks followed inside the root); nullopt when nothing is.
+  Result<std::optional<mode_t>> system_mode(std::string_view path) const;
+
   // The directory at `relative` below this root (no symlinks, as for every read) as a root of
   // its own; not_found when it does not exist.
   Result<BeneathRoot> open_subdir(std::string_view relative) const;

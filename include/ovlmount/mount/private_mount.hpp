@@ -28,7 +28,9 @@ struct PrivateMountRequest {
 };
 
 // Moves this process into a new mount namespace in which every mount is private; the first
-// call does it, later calls do nothing. Fails (exit 1) without CAP_SYS_ADMIN.
+// call does it, later calls do nothing. Call it before opening the store's roots: overlayfs
+// refuses layers reached through a descriptor of another namespace's mount. Fails (exit 1)
+// without CAP_SYS_ADMIN.
 Result<void> enter_private_namespace();
 
 // An overlay mounted in this process's private namespace.
