@@ -27,6 +27,7 @@ class DbRecord {
   const std::string& key_;
 };
 
+// `text` as a JSON object.
 Result<json::object> parse_object(std::string_view text, const DbRecord& record) {
   boost::system::error_code ec;
   json::value document = json::parse(text, ec);
@@ -64,6 +65,7 @@ Result<bool> writable_by_options(const json::object& object, std::string_view ke
   return writable;
 }
 
+// Member `key` of `object` as a mount destination: an absolute path.
 Result<std::string> destination_member(const json::object& object, std::string_view key, const DbRecord& record) {
   auto destination = string_member(object, key, record);
   if (!destination) return destination.error();
@@ -72,6 +74,7 @@ Result<std::string> destination_member(const json::object& object, std::string_v
   return destination;
 }
 
+// The config's "namedVolumes", each name checked; source and in_store still unset.
 Result<std::vector<VolumeMount>> named_volumes(const json::object& config, const DbRecord& record) {
   std::vector<VolumeMount> volumes;
   auto entries = array_member(config, "namedVolumes", record);
@@ -97,6 +100,7 @@ Result<std::vector<VolumeMount>> named_volumes(const json::object& config, const
   return volumes;
 }
 
+// The config's OCI spec mounts of type "bind" (the user's binds; podman adds its own at start).
 Result<std::vector<VolumeMount>> spec_binds(const json::object& config, const DbRecord& record) {
   std::vector<VolumeMount> binds;
   const json::value* spec = config.if_contains("spec");
@@ -136,6 +140,8 @@ Result<std::string> required_value(const BoltFile& file, const BoltBucket& bucke
   return std::move(**value);
 }
 
+// Container `id` in one transaction of `file`; nullopt when ctr/<id> is not there. Volumes
+// are placed against runtime-config/graph-root, else `fallback_graph_root`.
 Result<std::optional<LibpodContainer>> walk_container(const BoltFile& file, const std::string& id,
                                                       std::string_view fallback_graph_root) {
   const std::string& db = file.display_name();
@@ -268,8 +274,9 @@ Result<std::optional<LibpodContainer>> read_libpod_container(const RootDir& grap
   if (!fd) return fd.error();
   auto file = BoltFile::open(std::move(*fd), graphroot.absolute(libpod_db_path));
   if (!file) return file.error();
-  return file->consistent(
-      [&](const BoltFile& f) -> Result<std::optional<LibpodContainer>> { return walk_container(f, id, graphroot.path()); });
+  return file->consistent([&](const BoltFile& f) -> Result<std::optional<LibpodContainer>> {
+    return walk_container(f, id, graphroot.path());
+  });
 }
 
 }  // namespace ovlmount

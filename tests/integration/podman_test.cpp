@@ -4,7 +4,8 @@
 // mapped to layer dirs) and the tree, `podman export` a container's tree. The graph root is
 // the one tests/podman/store.sh builds (fixture `podman_store`); podman runs only in this
 // test's own mount namespace, with tmpfs over /var/lib, /dev/shm and its run dirs (the same
-// script sets them up), never against the host's /var/lib/containers.
+// script sets them up), never against the host's /var/lib/containers. State and volumes come
+// from libpod's own database: `podman ps` and `podman inspect` are the oracles for those.
 #define BOOST_TEST_MODULE ovlmount_integration_podman
 #include "itest.hpp"
 
@@ -12,6 +13,8 @@
 
 #include <cstdlib>
 #include <functional>
+#include <map>
+#include <set>
 
 using namespace ovltest;
 
@@ -22,6 +25,8 @@ const std::string kPodDeep = "localhost/ovltest-deep:latest";  // 100 layers
 const std::string kPodOne = "localhost/ovltest-one:latest";    // one layer
 const std::string kPodChanges = "ovltest-pchanges";  // of ovltest-multi, changed through podman mount
 const std::string kPodOneContainer = "ovltest-pone";  // of ovltest-one, one file added
+const std::string kPodVols = "ovltest-pvols";  // of ovltest-one, ran: volume kPodVolume at /vol, a host bind at /host
+const std::string kPodVolume = "ovltest-pvol";
 
 // $OVLMOUNT_TEST_PODMAN_DIR, else "podman" beside the Docker data root (as store.sh decides).
 const fs::path& podman_dir() {
@@ -166,6 +171,75 @@ std::string top_layer_of(const fs::path& root, const std::string& name) {
     return std::string(image_entry(images, name).at("layer").as_string());
 }
 
+// Replaces every `from` in `file` by `to` (same length, so a bbolt page stays intact; stale
+// copies in freed pages change too, which nothing reads); returns how many it replaced.
+std::size_t replace_bytes(const fs::path& file, const std::string& from, const std::string& to) {
+    if (from.size() != to.size()) throw std::runtime_error("replace_bytes needs equal lengths");
+    std::string bytes = read_file(file);
+    std::size_t count = 0;
+    for (std::size_t at = bytes.find(from); at != std::string::npos; at = bytes.find(from, at + to.size())) {
+        bytes.replace(at, from.size(), to);
+        ++count;
+    }
+    write_file(file, bytes);
+    return count;
+}
+
+// A bind of `source` at `at`: the same directory, read-only, nosuid, nodev, the same tree, and
+// a write into it fails with EROFS.
+void expect_ro_bind(const fs::path& at, const fs::path& source) {
+    BOOST_TEST_CONTEXT("bind of " << source << " at " << at) {
+        auto m = mount_at(at);
+        BOOST_TEST_REQUIRE(m.has_value(), "nothing is mounted at " << at);
+        BOOST_TEST_REQUIRE(m->has_option("ro"), "mount options: " << m->options);
+        BOOST_TEST(m->has_option("nosuid"), "mount options: " << m->options);
+        BOOST_TEST(m->has_option("nodev"), "mount options: " << m->options);
+        struct stat bound{}, original{};
+        BOOST_TEST_REQUIRE(::stat(at.c_str(), &bound) == 0);
+        BOOST_TEST_REQUIRE(::stat(source.c_str(), &original) == 0);
+        BOOST_TEST((bound.st_dev == original.st_dev && bound.st_ino == original.st_ino), "not the same directory");
+        OVLT_EXPECT_NO_DIFFS(compare_trees(source, at, {}), "bind at " + at.string() + " vs its source");
+        expect_erofs("creating a file in " + at.string(),
+                     ::open((at / "ovltest-new-file").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644));
+    }
+}
+
+// podman's container states in ovlmount's (Docker's) words.
+std::string docker_state_word(const std::string& podman_state) {
+    static const std::map<std::string, std::string> words{
+        {"created", "created"}, {"initialized", "created"}, {"running", "running"}, {"stopping", "running"},
+        {"stopped", "exited"},  {"exited", "exited"},       {"paused", "paused"},   {"removing", "removing"},
+        {"unknown", "unknown"}};
+    const auto found = words.find(podman_state);
+    if (found == words.end()) throw std::runtime_error("podman state " + podman_state + " is not known to the test");
+    return found->second;
+}
+
+// "name state" of each container, as `containers --json` of `root` lists them.
+std::set<std::string> listed_states(const fs::path& state, const fs::path& root = graph_root()) {
+    std::set<std::string> states;
+    const auto listed = ovl_json(with_storage(state, {"containers", "--json"}, root));
+    for (const auto& container : listed.as_array()) {
+        BOOST_TEST(container.as_object().at("problem").is_null(), boost::json::serialize(container));
+        states.insert(jstr(container, "name") + " " + jstr(container, "state"));
+    }
+    return states;
+}
+
+// "type name source -> destination rw|ro" of each mount `inspect --json` lists for `container`.
+std::vector<std::string> inspected_mounts(const fs::path& state, const std::string& container,
+                                          const fs::path& root = graph_root()) {
+    std::vector<std::string> mounts;
+    const auto inspected = ovl_json(with_storage(state, {"inspect", "--json", container}, root));
+    for (const auto& volume : jat(jat(inspected, "container"), "volumes").as_array()) {
+        const auto& name = jat(volume, "name");
+        mounts.push_back(jstr(volume, "type") + " " + (name.is_string() ? std::string(name.as_string()) : "-") + " " +
+                         jstr(volume, "source") + " -> " + jstr(volume, "destination") +
+                         (jat(volume, "rw").as_bool() ? " rw" : " ro"));
+    }
+    return sorted(mounts);
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(podman)
@@ -195,7 +269,7 @@ BOOST_AUTO_TEST_CASE(image_layers_are_stacked_as_podman_image_mount_stacks_them)
 }
 
 BOOST_AUTO_TEST_CASE(a_container_is_its_writable_layer_on_its_image_as_podman_mounts_it) {
-    for (const std::string& container : {kPodChanges, kPodOneContainer}) {
+    for (const std::string& container : {kPodChanges, kPodOneContainer, kPodVols}) {
         BOOST_TEST_CONTEXT("container " << container) {
             TempDir t("pctr");
             const fs::path state = t / "state";
@@ -228,7 +302,7 @@ BOOST_AUTO_TEST_CASE(listings_inspect_verify_and_which_read_the_graph_root) {
     auto containers = ovl_json(with_storage(state, {"containers", "--json"}));
     std::set<std::string> names;
     for (const auto& container : containers.as_array()) names.insert(jstr(container, "name"));
-    BOOST_TEST((names == std::set<std::string>{kPodChanges, kPodOneContainer}));
+    BOOST_TEST((names == std::set<std::string>{kPodChanges, kPodOneContainer, kPodVols}));
 
     auto inspected = ovl_json(with_storage(state, {"inspect", "--json", kPodChanges}));
     BOOST_TEST(jstr(inspected, "kind") == "container");
@@ -267,6 +341,147 @@ BOOST_AUTO_TEST_CASE(diff_is_what_podman_diff_says_and_owner_takes_a_layer_id) {
     const std::string image_id = "sha256:" + podman_ok({"image", "inspect", "--format", "{{.Id}}", kPodMulti});
     BOOST_TEST(users.contains("image " + image_id), owner.out);
     BOOST_TEST(users.contains("container " + kPodChanges), owner.out);
+}
+
+BOOST_AUTO_TEST_CASE(container_states_are_what_podman_ps_says) {
+    std::set<std::string> expected;
+    const auto listed = parse_json(podman_ok({"ps", "-a", "--format", "json"}), "podman ps -a --format json");
+    for (const auto& container : listed.as_array())
+        expected.insert(jstrings(container, "Names").front() + " " + docker_state_word(jstr(container, "State")));
+    TempDir t("pstate");
+    const std::set<std::string> actual = listed_states(t / "state");
+    OVLT_EXPECT_SAME_LIST(std::vector<std::string>(actual.begin(), actual.end()),
+                          std::vector<std::string>(expected.begin(), expected.end()), "containers --json states");
+    BOOST_TEST(expected.contains(kPodVols + " exited"), "the fixture's " << kPodVols << " did not run");
+    BOOST_TEST(expected.contains(kPodChanges + " created"));
+}
+
+BOOST_AUTO_TEST_CASE(inspect_lists_the_mounts_podman_inspect_lists) {
+    TempDir t("pinsp");
+    const auto podman_mounts =
+        parse_json(podman_ok({"inspect", "--format", "{{json .Mounts}}", kPodVols}), "podman inspect .Mounts");
+    std::vector<std::string> expected;
+    for (const auto& mount : podman_mounts.as_array()) {
+        const std::string type = jstr(mount, "Type");
+        expected.push_back(type + " " + (type == "volume" ? jstr(mount, "Name") : "-") + " " + jstr(mount, "Source") +
+                           " -> " + jstr(mount, "Destination") + (jat(mount, "RW").as_bool() ? " rw" : " ro"));
+    }
+    BOOST_TEST_REQUIRE(expected.size() == 2u, "the fixture's " << kPodVols << " has a volume and a bind: "
+                                                                << boost::json::serialize(podman_mounts));
+    OVLT_EXPECT_SAME_LIST(inspected_mounts(t / "state", kPodVols), sorted(expected), "inspect --json volumes");
+    const auto inspected = ovl_json(with_storage(t / "state", {"inspect", "--json", kPodVols}));
+    for (const auto& volume : jat(jat(inspected, "container"), "volumes").as_array())
+        BOOST_TEST(jat(volume, "in_store").as_bool() == (jstr(volume, "type") == "volume"),
+                   boost::json::serialize(volume));
+    BOOST_TEST(inspected_mounts(t / "state", kPodChanges).empty());
+}
+
+BOOST_AUTO_TEST_CASE(volumes_are_bound_read_only_and_host_binds_only_on_request) {
+    TempDir t("pvol");
+    const fs::path state = t / "state";
+    const fs::path volume = podman_ok({"volume", "inspect", "--format", "{{.Mountpoint}}", kPodVolume});
+    BOOST_TEST_REQUIRE(canon(volume) == canon(graph_root() / "volumes" / kPodVolume / "_data"),
+                       "podman keeps " << kPodVolume << " at " << volume);
+    const fs::path host_source = podman_dir() / "bind-src";
+    for (bool host_binds : {false, true}) {
+        BOOST_TEST_CONTEXT((host_binds ? "--volumes --host-binds" : "--volumes")) {
+            const fs::path target = t / (host_binds ? "with-host" : "volumes");
+            fs::create_directories(target);
+            std::vector<std::string> args{"container", "--volumes"};
+            if (host_binds) args.push_back("--host-binds");
+            args.insert(args.end(), {kPodVols, target.string()});
+            Result r = ovl(with_storage(state, args));
+            OVLT_REQUIRE_EXIT(r, 0);
+            expect_ro_bind(target / "vol", volume);
+            BOOST_TEST(read_file(target / "vol/inside") == "written-inside\n");
+            BOOST_TEST(read_file(target / "vol/sub/file") == "from-host\n");
+            BOOST_TEST(fs::is_symlink(target / "vol/link"));
+            std::vector<std::string> submounts{canon(target / "vol")};
+            if (host_binds) {
+                expect_ro_bind(target / "host", host_source);
+                submounts.push_back(canon(target / "host"));
+            } else {
+                BOOST_TEST(!mount_at(target / "host").has_value(), "the host bind was bound without --host-binds");
+                BOOST_TEST(r.err.find("/host") != std::string::npos,
+                           "the skipped host bind is not reported: " << r.describe());
+            }
+            OVLT_EXPECT_SAME_LIST(sorted(jstrings(record_of(ovl_list(state), target), "submounts")), sorted(submounts),
+                                  "record submounts");
+            OVLT_EXPECT_EXIT(ovl(with_storage(state, {"umount", target.string()})), 0);
+            BOOST_TEST(mounts_below(target).empty());
+        }
+    }
+}
+
+BOOST_AUTO_TEST_CASE(without_libpods_database_state_is_unknown_and_there_are_no_volumes) {
+    TempDir t("pnodb");
+    const fs::path root = t / "root";
+    copy_graph_root(root);
+    fs::remove(root / "libpod/bolt_state.db");
+    for (const std::string& listed : listed_states(t / "state", root))
+        BOOST_TEST(listed.ends_with(" unknown"), listed);
+    BOOST_TEST(inspected_mounts(t / "state", kPodVols, root).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_volume_outside_the_graph_root_is_reported_not_bound) {
+    TempDir t("pvout");
+    const fs::path root = t / "root";
+    const fs::path target = t / "mnt";
+    fs::create_directories(target);
+    copy_graph_root(root);
+    BOOST_TEST_REQUIRE(replace_bytes(root / "libpod/bolt_state.db", R"("volumeDriver":"local")",
+                                     R"("volumeDriver":"other")") > 0u);
+    const auto inspected = ovl_json(with_storage(t / "state", {"inspect", "--json", kPodVols}, root));
+    for (const auto& volume : jat(jat(inspected, "container"), "volumes").as_array()) {
+        if (jstr(volume, "type") != "volume") continue;
+        BOOST_TEST(!jat(volume, "in_store").as_bool(), boost::json::serialize(volume));
+        BOOST_TEST(jstr(volume, "source") == (graph_root() / "volumes" / kPodVolume / "_data").string());
+    }
+    Result r = ovl(with_storage(t / "state", {"container", "--volumes", kPodVols, target.string()}, root));
+    OVLT_REQUIRE_EXIT(r, 0);
+    BOOST_TEST(!mount_at(target / "vol").has_value(), "a volume of driver \"other\" was bound");
+    BOOST_TEST(r.err.find("not a local volume") != std::string::npos, r.describe());
+    OVLT_EXPECT_EXIT(ovl(with_storage(t / "state", {"umount", target.string()})), 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_corrupt_libpod_database_is_exit_4_naming_the_file_and_the_key) {
+    struct Case {
+        std::string name, from, to, key;
+    };
+    const std::vector<Case> cases{
+        {"malformed state JSON", R"({"state":6,)", R"({"state":6:)", "/state"},
+        {"a state that is not libpod's", R"({"state":6,)", R"({"state":9,)", "/state"},
+        {"a volume name ../../../etc", R"("volumeName":"ovltest-pvol")", R"("volumeName":"../../../etc")", "/config"},
+        {"a volume record under another name", R"("name":"ovltest-pvol")", R"("name":"ovltest-pvo1")",
+         "vol/ovltest-pvol/config"},
+    };
+    // By full ID: a name is matched only against containers whose records read cleanly.
+    const std::string id = podman_ok({"inspect", "--format", "{{.Id}}", kPodVols});
+    for (const Case& c : cases) {
+        BOOST_TEST_CONTEXT("case " << c.name) {
+            TempDir t("pdbbad");
+            const fs::path root = t / "root";
+            const fs::path state = t / "state";
+            const fs::path target = t / "mnt";
+            fs::create_directories(target);
+            copy_graph_root(root);
+            const fs::path db = root / "libpod/bolt_state.db";
+            BOOST_TEST_REQUIRE(replace_bytes(db, c.from, c.to) > 0u);
+            for (const auto& command : std::vector<std::vector<std::string>>{
+                     {"inspect", "--json", id}, {"container", "--volumes", id, target.string()}}) {
+                Result r = ovl(with_storage(state, command, root));
+                OVLT_EXPECT_EXIT(r, 4);
+                OVLT_EXPECT_ONE_ERROR_LINE(r);
+                BOOST_TEST(r.err.find(db.string() + ": ") != std::string::npos, r.describe());
+                BOOST_TEST(r.err.find(c.key) != std::string::npos, r.describe());
+            }
+            BOOST_TEST(mounts_below(t.path()).empty());
+            BOOST_TEST(ovl_list(state).empty());
+            Result listed = ovl(with_storage(state, {"containers", "--json"}, root));
+            BOOST_TEST(listed.out.find("bolt_state.db") != std::string::npos,
+                       "the broken container is not listed with its problem: " << listed.describe());
+        }
+    }
 }
 
 BOOST_AUTO_TEST_CASE(a_corrupt_graph_root_is_exit_4_in_one_line_and_mounts_nothing) {
@@ -343,8 +558,10 @@ BOOST_AUTO_TEST_CASE(no_command_changes_anything_in_the_graph_root) {
     const Snapshot before = snapshot(root, true);
     const fs::path image_target = t / "mnt/image";
     const fs::path container_target = t / "mnt/container";
+    const fs::path volumes_target = t / "mnt/volumes";
     fs::create_directories(image_target);
     fs::create_directories(container_target);
+    fs::create_directories(volumes_target);
     const std::vector<std::vector<std::string>> commands{
         {"images", "--json"},
         {"containers", "--json"},
@@ -355,13 +572,18 @@ BOOST_AUTO_TEST_CASE(no_command_changes_anything_in_the_graph_root) {
         {"which", kPodChanges, "/added-file"},
         {"mount", kPodMulti, image_target.string()},
         {"container", kPodChanges, container_target.string()},
+        {"inspect", "--json", kPodVols},
+        {"container", "--volumes", kPodVols, volumes_target.string()},
         {"list", "--json"},
     };
     for (const auto& command : commands) OVLT_EXPECT_EXIT(ovl(with_storage(state, command, root)), 0);
     BOOST_TEST(read_every_file(image_target) > 0u);
     BOOST_TEST(read_every_file(container_target) > 0u);
+    BOOST_TEST_REQUIRE(mount_at(volumes_target / "vol").has_value());
+    BOOST_TEST(read_every_file(volumes_target / "vol") > 0u);
     OVLT_EXPECT_EXIT(ovl(with_storage(state, {"umount", image_target.string()}, root)), 0);
     OVLT_EXPECT_EXIT(ovl(with_storage(state, {"umount", container_target.string()}, root)), 0);
+    OVLT_EXPECT_EXIT(ovl(with_storage(state, {"umount", volumes_target.string()}, root)), 0);
     OVLT_EXPECT_NO_DIFFS(diff_snapshots(before, snapshot(root, true)), "the graph root copy changed");
 }
 

@@ -17,7 +17,7 @@
 #                                integration tests call it once, then run `podman $(cat DIR/flags)`
 #
 # DIR/root is the graph root. Idempotent: DIR/ready holds the Docker image IDs it was built
-# from; when they still match nothing is done. What it holds:
+# from and this script's SHA-256; when they still match nothing is done. What it holds:
 #   images   localhost/ovltest-{base:1,one:latest,multi:latest,deep:latest} (`podman load`
 #            names a docker-archive tag without a domain localhost/) and
 #            registry.local:5000/team/app:v1 (the same image as ovltest-multi)
@@ -25,6 +25,10 @@
 #                      `podman mount` (added, modified, deleted, renamed files and dirs, a
 #                      dir recreated (opaque), a mode change, a symlink, a FIFO)
 #   ovltest-pone       a container of ovltest-one, one file added
+#   ovltest-pvols      a container of ovltest-one that ran (state exited), with the named
+#                      volume ovltest-pvol at /vol (files written from the host through its
+#                      mount point, and by the container) and DIR/bind-src bound at /host:ro
+#   volumes            ovltest-pvol, in podman's default place: root/volumes/ovltest-pvol/_data
 set -euo pipefail
 
 DOCKER=${DOCKER:-docker}
@@ -80,6 +84,8 @@ private_namespace() {
 build_inside() {
     local dir=$1
     private_namespace "$dir"
+    # podman run takes DOCKER_CONFIG (set below for docker) as its auth file and wants it to exist.
+    unset DOCKER_CONFIG
     local -a p
     read -r -a p <<<"$(podman_flags "$dir")"
     pm() { "$PODMAN" "${p[@]}" "$@"; }
@@ -87,8 +93,11 @@ build_inside() {
     for tar in "$dir"/save/*.tar; do
         pm load -q -i "$tar" >/dev/null
     done
-    pm container exists ovltest-pchanges && pm rm -f ovltest-pchanges >/dev/null
-    pm container exists ovltest-pone && pm rm -f ovltest-pone >/dev/null
+    local name
+    for name in ovltest-pchanges ovltest-pone ovltest-pvols; do
+        pm container exists "$name" && pm rm -f "$name" >/dev/null
+    done
+    pm volume exists ovltest-pvol && pm volume rm -f ovltest-pvol >/dev/null
     pm create -q --pull never --network none --name ovltest-pchanges localhost/ovltest-multi:latest /bin/true >/dev/null
     local m
     m=$(pm mount ovltest-pchanges)
@@ -110,6 +119,21 @@ build_inside() {
     m=$(pm mount ovltest-pone)
     echo one >"$m/one-added"
     pm umount ovltest-pone >/dev/null
+    pm volume create ovltest-pvol >/dev/null
+    local volume
+    volume=$(pm volume inspect --format '{{.Mountpoint}}' ovltest-pvol)
+    [ "$volume" = "$dir/root/volumes/ovltest-pvol/_data" ] || die "ovltest-pvol is at $volume, not below the graph root"
+    mkdir -p "$volume/sub"
+    echo from-host >"$volume/sub/file"
+    ln -s /etc/passwd "$volume/link"
+    rm -rf "$dir/bind-src" && mkdir "$dir/bind-src" && echo bound >"$dir/bind-src/bound-file"
+    # The default RLIMIT_NOFILE (1048576) is above what the test machines allow a container.
+    pm run -q --pull never --network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 --name ovltest-pvols \
+        -v ovltest-pvol:/vol -v "$dir/bind-src:/host:ro" localhost/ovltest-one:latest \
+        /bin/sh -c 'echo written-inside >/vol/inside && cat /host/bound-file >/vol/copied-from-host' >/dev/null
+    pm wait ovltest-pvols >/dev/null
+    [ "$(pm inspect --format '{{.State.Status}}' ovltest-pvols)" = exited ] || die "ovltest-pvols did not exit"
+    [ "$(cat "$volume/inside")" = written-inside ] || die "ovltest-pvols did not write into its volume"
 }
 
 case "${1:-}" in
@@ -143,7 +167,7 @@ command -v "$PODMAN" >/dev/null || die "podman is not installed (scripts/install
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd -P)
 export DOCKER_CONFIG=${DOCKER_CONFIG:-$dir/client}
-key=""
+key="store.sh $(sha256sum "$self" | cut -d' ' -f1)"$'\n'
 for image in "${images[@]}"; do
     key+="$image $("$DOCKER" image inspect --format '{{.Id}}' "$image")"$'\n'
 done

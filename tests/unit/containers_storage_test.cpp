@@ -1,12 +1,19 @@
 // Why: a containers-storage graph root (podman, CRI-O, buildah) must resolve to exactly the
 // layers podman itself stacks, by the names podman stores, and every way a crafted catalogue
 // could point ovlmount elsewhere (a bad ID, a parent loop, a layer that is not the config's)
-// must be refused as a corrupt store naming the file.
+// must be refused as a corrupt store naming the file. Podman's own records (libpod's
+// database) are checked record by record: the state a number means, the mounts a config asks
+// for, which volumes live in the graph root, and every malformed field naming the db and key.
 #include "fakes.hpp"
 #include "ovlmount/store/containers_storage.hpp"
+#include "ovlmount/store/libpod_state.hpp"
 #include "ovlmount/store/resolver.hpp"
+#include "temp_dir.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <filesystem>
+#include <fstream>
 
 using namespace ovlmount;
 using namespace ovlmount::test;
@@ -24,6 +31,48 @@ Error error_of(const Result<Stack>& result) {
 
 bool mentions(const Error& error, const std::string& text) {
   return error.object.find(text) != std::string::npos || error.problem.find(text) != std::string::npos;
+}
+
+const std::string db = "/g/libpod/bolt_state.db";
+const std::string ctr_id = sha256_hex("libpod container");
+const std::string config_key = "ctr/" + ctr_id + "/config";
+
+// A ctr/<id>/config shaped like podman 4.3's (what ovlmount reads of it, and some it does not).
+std::string libpod_config(const std::string& named_volumes, const std::string& spec_mounts,
+                          const std::string& id = ctr_id) {
+  return R"({"spec":{"ociVersion":"1.0.2-dev","root":{"path":"rootfs"},"mounts":)" + spec_mounts + R"(},"id":")" + id +
+         R"(","name":"web","rootfsImageID":")" + std::string(64, 'a') + R"(","namedVolumes":)" + named_volumes +
+         R"(,"mounts":["/g/overlay-containers/x/userdata/shm"],"userVolumes":["/vol","/host"]})";
+}
+
+const std::string system_mounts =
+    R"({"destination":"/proc","type":"proc","source":"proc","options":["nosuid","noexec","nodev"]},)"
+    R"({"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["nosuid","strictatime","mode=755"]})";
+
+Error corrupt_config(const std::string& named_volumes, const std::string& spec_mounts = "[]") {
+  auto config = parse_libpod_config(libpod_config(named_volumes, spec_mounts), ctr_id, db, config_key);
+  BOOST_TEST_REQUIRE(!config.has_value(), "accepted: " << named_volumes << " " << spec_mounts);
+  BOOST_TEST((config.error().code == ExitCode::corrupt));
+  BOOST_TEST(config.error().object == db);
+  BOOST_TEST(config.error().problem.starts_with(config_key + ": "), config.error().problem);
+  return config.error();
+}
+
+// A named volume `name` at /vol, completed from vol/<name>/config `text` with graph root `graph_root`.
+Result<VolumeMount> located(const std::string& name, const std::string& text,
+                            const std::string& graph_root = "/var/lib/containers/storage") {
+  VolumeMount volume;
+  volume.type = "volume";
+  volume.name = name;
+  volume.destination = "/vol";
+  if (auto done = locate_libpod_volume(volume, text, graph_root, db, "vol/" + name + "/config"); !done)
+    return done.error();
+  return volume;
+}
+
+std::string volume_config(const std::string& name, const std::string& driver, const std::string& mount_point) {
+  return R"({"name":")" + name + R"(","lockID":2,"labels":{},"volumeDriver":")" + driver + R"(","mountPoint":")" +
+         mount_point + R"(","createdAt":"2026-11-28T19:11:14.542283151Z","isAnon":false,"uid":0,"gid":0})";
 }
 
 }  // namespace
@@ -229,6 +278,150 @@ BOOST_AUTO_TEST_CASE(a_tampered_config_is_corrupt) {
   BOOST_TEST(tampered.problem.find("digest mismatch") != std::string::npos);
   fake.root.remove("overlay-images/" + id + "/" + big_data_file_name("sha256:" + id));
   BOOST_TEST((error_of(resolve(fake, id)).code == ExitCode::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(libpod_states_are_named_in_dockers_words) {
+  const std::vector<std::string> names{"unknown", "created", "created", "running", "exited",
+                                       "paused",  "exited",  "removing", "running"};
+  for (std::int64_t status = 0; status < 9; ++status)
+    BOOST_TEST(libpod_state_name(status).value_or("none") == names[static_cast<size_t>(status)], "state " << status);
+  BOOST_TEST(!libpod_state_name(-1).has_value());
+  BOOST_TEST(!libpod_state_name(9).has_value());
+
+  const std::string key = "ctr/" + ctr_id + "/state";
+  auto exited = parse_libpod_state(R"({"state":6,"runDir":"/run/x","startedTime":"0001-01-01T00:00:00Z"})", db, key);
+  BOOST_TEST_REQUIRE(exited.has_value());
+  BOOST_TEST(*exited == "exited");
+  for (const std::string bad : {R"({"state":6:)", R"({"state":"6"})", R"({"state":9})", R"({"state":1.5})",
+                                R"({"state":-1})", R"({"runDir":"/run/x"})", R"([6])", ""}) {
+    auto state = parse_libpod_state(bad, db, key);
+    BOOST_TEST_REQUIRE(!state.has_value(), "accepted: " << bad);
+    BOOST_TEST((state.error().code == ExitCode::corrupt));
+    BOOST_TEST(state.error().object == db);
+    BOOST_TEST(state.error().problem.starts_with(key + ": "), state.error().problem);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_libpod_config_gives_named_volumes_and_binds) {
+  const std::string named =
+      R"([{"volumeName":"data","dest":"/vol","options":["rw","rprivate","nosuid","nodev","rbind"]},)"
+      R"({"volumeName":"r","dest":"/ro","options":["ro","rprivate","rbind"]}])";
+  const std::string mounts =
+      "[" + system_mounts +
+      R"(,{"destination":"/host","type":"bind","source":"/srv/x","options":["ro","rprivate","rbind"]})"
+      R"(,{"destination":"/rw","type":"bind","source":"/srv/y","options":["rbind"]}])";
+  auto config = parse_libpod_config(libpod_config(named, mounts), ctr_id, db, config_key);
+  BOOST_TEST_REQUIRE(config.has_value(), config.error().message());
+  BOOST_TEST_REQUIRE(config->volumes.size() == 2u);
+  const VolumeMount& data = config->volumes[0];
+  BOOST_TEST(data.type == "volume");
+  BOOST_TEST(data.name == "data");
+  BOOST_TEST(data.destination == "/vol");
+  BOOST_TEST(data.read_write);
+  BOOST_TEST(!data.in_store);
+  BOOST_TEST(!config->volumes[1].read_write);
+  BOOST_TEST_REQUIRE(config->binds.size() == 2u);
+  BOOST_TEST(config->binds[0].type == "bind");
+  BOOST_TEST(config->binds[0].name.empty());
+  BOOST_TEST(config->binds[0].source == "/srv/x");
+  BOOST_TEST(config->binds[0].destination == "/host");
+  BOOST_TEST(!config->binds[0].read_write);
+  BOOST_TEST(!config->binds[0].in_store);
+  BOOST_TEST(config->binds[1].read_write);
+
+  auto plain = parse_libpod_config(libpod_config("null", "[" + system_mounts + "]"), ctr_id, db, config_key);
+  BOOST_TEST_REQUIRE(plain.has_value());
+  BOOST_TEST(plain->volumes.empty());
+  BOOST_TEST(plain->binds.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_malformed_libpod_config_is_corrupt_naming_the_db_and_key) {
+  for (const std::string& name : std::vector<std::string>{"../x", "", ".hidden", "a/b", "-a", std::string(256, 'a')})
+    BOOST_TEST(corrupt_config(R"([{"volumeName":")" + name + R"(","dest":"/vol"}])").problem.find("not a valid name") !=
+               std::string::npos);
+  corrupt_config(R"([{"volumeName":"a","dest":"vol"}])");
+  corrupt_config(R"([{"volumeName":"a"}])");
+  corrupt_config(R"([{"volumeName":7,"dest":"/vol"}])");
+  corrupt_config(R"([{"volumeName":"a","dest":"/vol","options":"ro"}])");
+  corrupt_config(R"([{"volumeName":"a","dest":"/vol","options":[1]}])");
+  corrupt_config(R"(["a"])");
+  corrupt_config(R"({"a":"/vol"})");
+  corrupt_config("null", R"([{"destination":"relative","type":"bind","source":"/srv/x"}])");
+  corrupt_config("null", R"([{"destination":"/x","type":"bind","source":["/srv/x"]}])");
+  corrupt_config("null", R"([{"destination":"/x","type":7}])");
+  corrupt_config("null", R"({"destination":"/x"})");
+  BOOST_TEST(corrupt_config("null", "[1]").problem.find("non-object") != std::string::npos);
+
+  auto other = parse_libpod_config(libpod_config("null", "[]", sha256_hex("other")), ctr_id, db, config_key);
+  BOOST_TEST_REQUIRE(!other.has_value());
+  BOOST_TEST(other.error().problem.find("\"id\"") != std::string::npos);
+  for (const std::string& text :
+       {std::string("{"), std::string("[]"), std::string(R"({"id":")") + ctr_id + R"(","spec":"x"})"}) {
+    auto bad = parse_libpod_config(text, ctr_id, db, config_key);
+    BOOST_TEST_REQUIRE(!bad.has_value(), "accepted: " << text);
+    BOOST_TEST((bad.error().code == ExitCode::corrupt));
+    BOOST_TEST(bad.error().object == db);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(only_a_local_volume_at_its_place_in_the_graph_root_is_in_the_store) {
+  const std::string root = "/var/lib/containers/storage";
+  auto local = located("data", volume_config("data", "local", root + "/volumes/data/_data"));
+  BOOST_TEST_REQUIRE(local.has_value(), local.error().message());
+  BOOST_TEST(local->in_store);
+  BOOST_TEST(local->source == "volumes/data/_data");
+  BOOST_TEST(located("data", volume_config("data", "", root + "/volumes/data/_data"))->in_store);
+
+  for (const auto& [driver, mount_point] : std::vector<std::pair<std::string, std::string>>{
+           {"nfs-plugin", root + "/volumes/data/_data"},
+           {"local", "/srv/volumes/data/_data"},
+           {"local", root + "/volumes/other/_data"},
+           {"local", root + "/volumes/data/_data/../../../../../../etc"},
+           {"local", ""}}) {
+    auto elsewhere = located("data", volume_config("data", driver, mount_point));
+    BOOST_TEST_REQUIRE(elsewhere.has_value(), elsewhere.error().message());
+    BOOST_TEST(!elsewhere->in_store, driver << " " << mount_point);
+    BOOST_TEST(elsewhere->source == mount_point);
+  }
+
+  for (const std::string& text : {volume_config("other", "local", root + "/volumes/data/_data"),
+                                  std::string(R"({"name":"data","volumeDriver":1})"),
+                                  std::string(R"({"name":"data","mountPoint":["/x"]})"), std::string("{"),
+                                  std::string("[]")}) {
+    auto bad = located("data", text);
+    BOOST_TEST_REQUIRE(!bad.has_value(), "accepted: " << text);
+    BOOST_TEST((bad.error().code == ExitCode::corrupt));
+    BOOST_TEST(bad.error().object == db);
+    BOOST_TEST(bad.error().problem.starts_with("vol/data/config: "), bad.error().problem);
+  }
+  BOOST_TEST(is_podman_name("a"));
+  BOOST_TEST(is_podman_name(sha256_hex("anonymous")));
+  BOOST_TEST(is_podman_name("my_vol.1-x"));
+  BOOST_TEST(!is_podman_name("_x"));
+  BOOST_TEST(!is_podman_name("a b"));
+}
+
+BOOST_AUTO_TEST_CASE(a_graph_root_without_libpods_database_has_no_libpod_records) {
+  TempDir dir("libpod");
+  auto root = BeneathRoot::open(dir.path().string());
+  BOOST_TEST_REQUIRE(root.has_value());
+  auto none = read_libpod_container(*root, ctr_id);
+  BOOST_TEST_REQUIRE(none.has_value());
+  BOOST_TEST(!none->has_value());
+  BOOST_TEST((read_libpod_container(*root, "../x").error().code == ExitCode::corrupt));
+
+  std::filesystem::create_directories(dir.path() / "libpod");
+  std::filesystem::copy_file(std::filesystem::path(OVLMOUNT_TEST_DATA) / "bolt/meta.db",
+                             dir.path() / "libpod/bolt_state.db");
+  auto not_libpods = read_libpod_container(*root, ctr_id);
+  BOOST_TEST_REQUIRE(not_libpods.has_value(), not_libpods.error().message());
+  BOOST_TEST(!not_libpods->has_value());
+
+  std::ofstream(dir.path() / "libpod/bolt_state.db", std::ios::trunc) << std::string(8192, 'x');
+  auto garbage = read_libpod_container(*root, ctr_id);
+  BOOST_TEST_REQUIRE(!garbage.has_value());
+  BOOST_TEST((garbage.error().code == ExitCode::corrupt));
+  BOOST_TEST(garbage.error().object == dir / "libpod/bolt_state.db");
 }
 
 BOOST_AUTO_TEST_CASE(a_root_that_is_no_graph_root_is_not_found) {
