@@ -184,6 +184,12 @@ class ChangeWalk {
 // layer deleted it), or nothing (missing, or not a dir, so the stat fails).
 enum class LayerPlace { dir, whited_out, absent };
 
+// The paths podman itself makes in every container it runs (libpod's initInodes), which
+// `podman diff` leaves out.
+const std::set<std::string> podman_init_paths = {
+    "/dev",  "/etc/hostname", "/etc/hosts", "/etc/resolv.conf", "/etc/mtab", "/proc", "/run", "/run/.containerenv",
+    "/run/secrets", "/run/notify", "/run/podman-init", "/sys"};
+
 // c/storage's OverlayChanges (pkg/archive changes()), which only walks the writable layer.
 class UpperWalk {
  public:
@@ -193,6 +199,7 @@ class UpperWalk {
   Result<std::vector<Change>> run() {
     if (auto walked = walk_dir("", std::vector<LayerPlace>(lower_dirs_.size(), LayerPlace::dir), 0); !walked)
       return walked.error();
+    std::erase_if(changes_, [](const Change& change) { return podman_init_paths.contains(change.path); });
     return std::move(changes_);
   }
 

@@ -319,7 +319,7 @@ BOOST_AUTO_TEST_CASE(listings_inspect_verify_and_which_read_the_graph_root) {
 BOOST_AUTO_TEST_CASE(diff_is_what_podman_diff_says_and_owner_takes_a_layer_id) {
     TempDir t("pdiff");
     const fs::path state = t / "state";
-    for (const std::string& container : {kPodChanges, kPodOneContainer}) {
+    for (const std::string& container : {kPodChanges, kPodOneContainer, kPodVols}) {
         BOOST_TEST_CONTEXT("container " << container) {
             const auto expected = split(podman_ok({"diff", container}), '\n');
             Result diff = ovl(with_storage(state, {"diff", container}));

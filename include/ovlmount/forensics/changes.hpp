@@ -55,6 +55,9 @@ Result<std::vector<Change>> container_changes(const RootDir& root, const std::st
 // are not listed); else an A unless a lower layer has the path (not below a whiteout of that
 // layer), then a C, except a dir whose size, mode and mtime equal the lower one's, which is
 // not listed. An A or a D lists each parent dir not listed yet as C before it; a C does not.
+// The paths podman makes in every container it runs (/dev, /proc, /sys, /run, /etc/hosts,
+// /etc/hostname, /etc/resolv.conf, /etc/mtab, /run/.containerenv, /run/secrets, ...) are left
+// out, exactly those paths, as `podman diff` does.
 // Unlike c/storage, a lower path is never looked up through a symlink (Go's os.Stat follows
 // one, onto the analyst's own machine for an absolute link): such a path counts as absent.
 Result<std::vector<Change>> writable_layer_changes(const RootDir& root, const std::string& writable_dir,
