@@ -34,6 +34,13 @@ constexpr const char* default_path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/s
 constexpr const char* exec_as_inside = "/dev/.ovlmount-exec-as";
 constexpr size_t max_account_file = 4 << 20;
 
+// A --bind SRC:DST[:ro], its source resolved on the host.
+struct HostBind {
+  std::string source;
+  std::string destination;
+  bool read_only = false;
+};
+
 // The user, groups and home a command runs with.
 struct Identity {
   unsigned long uid = 0;
@@ -315,16 +322,22 @@ Result<int> run_run(const Stores& stores, const RunArgs& args, const Registry& r
   for (const std::string& root : {data_root.path(), store.volume_root().path()})
     if (overlaps(registry.dir(), root))
       return usage_error(registry.dir(), "state dir overlaps the data root " + root + " (it is never written)");
+  const auto own_dir = [&](const std::string& given, const char* name) -> Result<std::string> {
+    char resolved[PATH_MAX];
+    if (!::realpath(given.c_str(), resolved)) return not_found(given, std::string(name) + " dir does not exist");
+    for (const std::string& root : {data_root.path(), store.volume_root().path()})
+      if (overlaps(resolved, root)) return usage_error(given, std::string(name) + " overlaps the data root " + root);
+    return std::string(resolved);
+  };
   if (!args.upper.empty()) {
-    for (const auto& [given, name] : {std::pair{args.upper, "--upper"}, std::pair{args.work, "--work"}}) {
-      char resolved[PATH_MAX];
-      if (!::realpath(given.c_str(), resolved)) return not_found(given, std::string(name) + " dir does not exist");
-      for (const std::string& root : {data_root.path(), store.volume_root().path()})
-        if (overlaps(resolved, root)) return usage_error(given, std::string(name) + " overlaps the data root " + root);
-      (name == std::string("--upper") ? request.upper : request.work) = resolved;
-    }
+    auto upper = own_dir(args.upper, "--upper");
+    if (!upper) return upper.error();
+    auto work = own_dir(args.work, "--work");
+    if (!work) return work.error();
+    request.upper = *upper;
+    request.work = *work;
   }
-  std::vector<std::pair<std::string, std::string>> binds;
+  std::vector<HostBind> binds;
   for (const std::string& bind : args.binds) {
     const size_t colon = bind.find(':');
     if (colon == std::string::npos || colon == 0) return usage_error("--bind " + bind, "not SRC:DST[:ro]");
@@ -341,7 +354,7 @@ Result<int> run_run(const Stores& stores, const RunArgs& args, const Registry& r
     for (const std::string& root : {data_root.path(), store.volume_root().path(), registry.dir()})
       if (overlaps(source, root))
         return usage_error("--bind " + bind, "overlaps " + root + ", which is never reachable from inside");
-    binds.emplace_back(std::string(read_only ? "--ro-bind" : "--bind") + "\n" + source, destination);
+    binds.push_back({source, destination, read_only});
   }
 
   auto mount = PrivateMount::create(found->stack, data_root, registry, mounter, request);
@@ -385,13 +398,11 @@ Result<int> run_run(const Stores& stores, const RunArgs& args, const Registry& r
       argv.insert(argv.end(), {"--ro-bind", file, file});
     }
   }
-  for (const auto& [kind_and_source, destination] : binds) {
-    const size_t cut = kind_and_source.find('\n');
+  for (const HostBind& bind : binds) {
     struct stat st {};
-    const std::string source = kind_and_source.substr(cut + 1);
-    const bool is_dir = ::stat(source.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-    if (auto made = ensure_mount_point(*mount, *tree, destination, is_dir); !made) return made.error();
-    argv.insert(argv.end(), {kind_and_source.substr(0, cut), source, destination});
+    const bool is_dir = ::stat(bind.source.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    if (auto made = ensure_mount_point(*mount, *tree, bind.destination, is_dir); !made) return made.error();
+    argv.insert(argv.end(), {bind.read_only ? "--ro-bind" : "--bind", bind.source, bind.destination});
   }
   argv.push_back("--clearenv");
   for (const std::string& entry : environment) {
