@@ -2,6 +2,7 @@
 #include "ovlmount/cli/commands.hpp"
 
 #include "ovlmount/core/json_output.hpp"
+#include "ovlmount/core/paths.hpp"
 #include "ovlmount/mount/mount_plan.hpp"
 #include "ovlmount/store/resolver.hpp"
 
@@ -24,10 +25,6 @@ namespace ovlmount {
 namespace {
 
 namespace json = boost::json;
-
-bool is_within(const std::string& path, const std::string& dir) {
-  return path == dir || (path.starts_with(dir) && (dir == "/" || path[dir.size()] == '/'));
-}
 
 Result<std::string> canonical_dir(const std::string& path, const std::string& what) {
   char resolved[PATH_MAX];

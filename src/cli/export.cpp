@@ -11,6 +11,9 @@
 //     line appears only when the export takes more than a second.
 #include "ovlmount/cli/export.hpp"
 
+#include "ovlmount/core/paths.hpp"
+#include "ovlmount/core/stop_signals.hpp"
+
 #include "ovlmount/core/fd.hpp"
 #include "ovlmount/forensics/tree_archive.hpp"
 #include "ovlmount/mount/private_mount.hpp"
@@ -35,45 +38,6 @@
 namespace ovlmount {
 namespace {
 
-volatile std::sig_atomic_t interrupted = 0;
-
-void note_interrupt(int) { interrupted = 1; }
-
-// While it lives, SIGINT, SIGTERM and SIGHUP only set `interrupted` (interrupting a blocked
-// write), unless they were ignored (a background job's SIGINT stays ignored), and SIGPIPE is
-// ignored; the previous dispositions come back afterwards.
-class InterruptGuard {
- public:
-  InterruptGuard() {
-    interrupted = 0;
-    struct sigaction note {};
-    note.sa_handler = note_interrupt;
-    sigemptyset(&note.sa_mask);
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    for (std::size_t i = 0; i < signals.size(); ++i) {
-      ::sigaction(signals[i], nullptr, &previous_[i]);
-      const bool ignored = signals[i] == SIGPIPE || previous_[i].sa_handler == SIG_IGN;
-      ::sigaction(signals[i], ignored ? &ignore : &note, nullptr);
-    }
-  }
-  InterruptGuard(const InterruptGuard&) = delete;
-  InterruptGuard& operator=(const InterruptGuard&) = delete;
-  ~InterruptGuard() {
-    for (std::size_t i = 0; i < signals.size(); ++i) ::sigaction(signals[i], &previous_[i], nullptr);
-  }
-
- private:
-  static constexpr std::array<int, 4> signals{SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-  std::array<struct sigaction, 4> previous_{};
-};
-
-// Whether `path` is `dir` or below it (both canonical).
-bool within(const std::string& path, const std::string& dir) {
-  return path == dir || (path.size() > dir.size() && path.starts_with(dir) && (dir == "/" || path[dir.size()] == '/'));
-}
-
 // `path` with every symlink resolved, or `path` itself when it cannot be.
 std::string canonical(const std::string& path) {
   char resolved[PATH_MAX];
@@ -83,7 +47,7 @@ std::string canonical(const std::string& path) {
 // A usage error when the canonical `place` is inside one of `never_inside`.
 Result<void> check_place(const std::string& place, const std::string& shown, const std::vector<std::string>& never_inside) {
   for (const std::string& dir : never_inside)
-    if (within(place, canonical(dir)))
+    if (is_within(place, canonical(dir)))
       return usage_error(shown, "is inside " + dir + ", where export never writes");
   return {};
 }
@@ -229,20 +193,15 @@ Result<void> run_export(const Stores& stores, const ExportArgs& args, const Regi
     never_inside.push_back(entry.root->path());
     never_inside.push_back(entry.store->volume_root().path());
   }
-  const std::string state = canonical(registry.dir());
-  for (const std::string& root : {data_root.path(), found->store->store->volume_root().path()})
-    if (within(state, canonical(root)) || within(canonical(root), state))
-      return usage_error(registry.dir(), "state dir overlaps the data root " + root + " (it is never written)");
-
   auto output = TarOutput::open(args.output, never_inside);
   if (!output) return output.error();
-  const InterruptGuard guard;
+  const StopSignals stop_signals;
   auto mount = PrivateMount::create(found->stack, data_root, registry, mounter, PrivateMountRequest{});
   if (!mount) return mount.error();
   const UniqueFd tree(::open(mount->root().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!tree) return failure(mount->root(), "cannot open: " + errno_text(errno));
 
-  const TreeArchiveOptions options{compression_of(args.format), args.reproducible, &interrupted};
+  const TreeArchiveOptions options{compression_of(args.format), args.reproducible, StopSignals::flag()};
   std::optional<ProgressLine> line;
   TreeArchiveProgress progress;
   if (::isatty(STDERR_FILENO)) {

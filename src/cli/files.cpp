@@ -10,6 +10,8 @@
 // walk, and once everything is cleaned up the process ends by the same signal, as find would.
 #include "ovlmount/cli/files.hpp"
 
+#include "ovlmount/core/stop_signals.hpp"
+
 #include "ovlmount/core/json_output.hpp"
 #include "ovlmount/forensics/tree_listing.hpp"
 #include "ovlmount/mount/private_mount.hpp"
@@ -27,48 +29,6 @@ namespace ovlmount {
 namespace {
 
 namespace json = boost::json;
-
-volatile std::sig_atomic_t stop_signal = 0;
-
-void note_stop(int signal_number) { stop_signal = signal_number; }
-
-// While it lives, SIGINT, SIGTERM and SIGHUP only set `stop_signal` (unless they were ignored)
-// and SIGPIPE is ignored, so a closed pipe is a failed write; the old dispositions come back
-// afterwards.
-class StopSignals {
- public:
-  StopSignals() {
-    stop_signal = 0;
-    struct sigaction note {};
-    note.sa_handler = note_stop;
-    sigemptyset(&note.sa_mask);
-    struct sigaction ignore {};
-    ignore.sa_handler = SIG_IGN;
-    sigemptyset(&ignore.sa_mask);
-    for (size_t i = 0; i < signals.size(); ++i) {
-      ::sigaction(signals[i], nullptr, &previous_[i]);
-      const bool ignored = signals[i] == SIGPIPE || previous_[i].sa_handler == SIG_IGN;
-      ::sigaction(signals[i], ignored ? &ignore : &note, nullptr);
-    }
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-  ~StopSignals() {
-    for (size_t i = 0; i < signals.size(); ++i) ::sigaction(signals[i], &previous_[i], nullptr);
-  }
-
- private:
-  static constexpr std::array<int, 4> signals{SIGINT, SIGTERM, SIGHUP, SIGPIPE};
-  std::array<struct sigaction, 4> previous_{};
-};
-
-bool overlaps(const std::string& a, const std::string& b) {
-  const auto within = [](const std::string& path, const std::string& dir) {
-    return path == dir ||
-           (path.size() > dir.size() && path.starts_with(dir) && (dir == "/" || path[dir.size()] == '/'));
-  };
-  return within(a, b) || within(b, a);
-}
 
 // Whether `text` is valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF).
 bool is_utf8(std::string_view text) {
@@ -137,7 +97,7 @@ class RowPrinter {
                              : args_.format == "csv" ? csv_row(entry)
                                                      : text_row(entry);
     out_.write(line.data(), static_cast<std::streamsize>(line.size()));
-    return written() && !stop_signal;
+    return written() && !StopSignals::caught();
   }
 
   // Flushes the listing (a CSV header even without rows); fails when it could not be written.
@@ -240,7 +200,7 @@ class RowPrinter {
   bool written() {
     if (out_) return true;
     if (!write_errno_) write_errno_ = errno;
-    if (write_errno_ == EPIPE) stop_signal = SIGPIPE;
+    if (write_errno_ == EPIPE) StopSignals::note(SIGPIPE);
     return false;
   }
 
@@ -289,15 +249,12 @@ Result<void> run_files(const Stores& stores, const FilesArgs& args, const Regist
                        std::ostream& out, std::ostream& err) {
   auto found = stores.resolve(args.reference, Lookup::any);
   if (!found) return found.error();
-  const std::string& data_root = found->store->root->path();
-  if (overlaps(registry.dir(), data_root))
-    return usage_error(registry.dir(), "state dir overlaps the data root " + data_root + " (it is never written)");
   Result<void> listed;
   {
     const StopSignals signals;
     listed = list_files(*found, args, registry, mounter, out, err);
   }
-  if (stop_signal) {
+  if (const int stop_signal = StopSignals::caught()) {
     ::raise(stop_signal);
     return failure("files", stop_signal == SIGPIPE ? "the reader of the listing went away" : "interrupted");
   }

@@ -10,6 +10,7 @@
 #include "ovlmount/cli/run.hpp"
 
 #include "ovlmount/core/json_output.hpp"
+#include "ovlmount/core/paths.hpp"
 #include "ovlmount/mount/private_mount.hpp"
 
 #include <fcntl.h>
@@ -210,13 +211,6 @@ std::string bwrap_binary() {
   return {};
 }
 
-bool overlaps(const std::string& a, const std::string& b) {
-  const auto within = [](const std::string& path, const std::string& dir) {
-    return path == dir || (path.size() > dir.size() && path.starts_with(dir) && (dir == "/" || path[dir.size()] == '/'));
-  };
-  return within(a, b) || within(b, a);
-}
-
 // Makes `path` (absolute, inside the tree) exist as an empty file or dir when the tree is
 // writable and it does not, so bwrap has a mount point.
 Result<void> ensure_mount_point(const PrivateMount& mount, const BeneathRoot& tree, const std::string& path, bool dir) {
@@ -319,14 +313,11 @@ Result<int> run_run(const Stores& stores, const RunArgs& args, const Registry& r
   PrivateMountRequest request;
   request.writable = !args.read_only;
   request.devices = args.devices;
-  for (const std::string& root : {data_root.path(), store.volume_root().path()})
-    if (overlaps(registry.dir(), root))
-      return usage_error(registry.dir(), "state dir overlaps the data root " + root + " (it is never written)");
   const auto own_dir = [&](const std::string& given, const char* name) -> Result<std::string> {
     char resolved[PATH_MAX];
     if (!::realpath(given.c_str(), resolved)) return not_found(given, std::string(name) + " dir does not exist");
     for (const std::string& root : {data_root.path(), store.volume_root().path()})
-      if (overlaps(resolved, root)) return usage_error(given, std::string(name) + " overlaps the data root " + root);
+      if (paths_overlap(resolved, root)) return usage_error(given, std::string(name) + " overlaps the data root " + root);
     return std::string(resolved);
   };
   if (!args.upper.empty()) {
@@ -352,7 +343,7 @@ Result<int> run_run(const Stores& stores, const RunArgs& args, const Registry& r
     char source[PATH_MAX];
     if (!::realpath(bind.substr(0, colon).c_str(), source)) return not_found(bind.substr(0, colon), "bind source does not exist");
     for (const std::string& root : {data_root.path(), store.volume_root().path(), registry.dir()})
-      if (overlaps(source, root))
+      if (paths_overlap(source, root))
         return usage_error("--bind " + bind, "overlaps " + root + ", which is never reachable from inside");
     binds.push_back({source, destination, read_only});
   }

@@ -1,11 +1,15 @@
 // Why: see private_mount.hpp.
 #include "ovlmount/mount/private_mount.hpp"
 
+#include "ovlmount/core/paths.hpp"
+
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdlib>
 #include <fstream>
 #include <utility>
 
@@ -25,6 +29,10 @@ Result<void> enter_private_namespace() {
 Result<PrivateMount> PrivateMount::create(const Stack& stack, const RootDir& data_root, const Registry& registry,
                                           Mounter& mounter, const PrivateMountRequest& request) {
   if (auto entered = enter_private_namespace(); !entered) return entered.error();
+  char state[PATH_MAX];
+  const std::string state_dir = ::realpath(registry.dir().c_str(), state) ? std::string(state) : registry.dir();
+  if (paths_overlap(state_dir, data_root.path()))
+    return usage_error(registry.dir(), "state dir overlaps the data root " + data_root.path() + " (it is never written)");
   std::string scratch;
   UniqueFd hold;
   {

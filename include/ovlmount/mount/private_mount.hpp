@@ -38,7 +38,8 @@ class PrivateMount {
  public:
   // Enters the private namespace and mounts `stack` (its layer dirs beneath `data_root`) as
   // `request` asks, at the merged/ dir of a fresh scratch dir of `registry`, which is held
-  // until this object goes away. Fails with the mounter's error, leaving no dir behind.
+  // until this object goes away. A usage error when the state dir overlaps the data root; the
+  // mounter's error when the mount fails, leaving no dir behind.
   static Result<PrivateMount> create(const Stack& stack, const RootDir& data_root, const Registry& registry,
                                      Mounter& mounter, const PrivateMountRequest& request);
 

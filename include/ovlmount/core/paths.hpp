@@ -1,0 +1,16 @@
+// Why: ovlmount never writes inside a data root, and never lets a mount target, an upper dir,
+// a state dir or an output file sit inside one (or one inside them). Every such check is the
+// same comparison of canonical paths, done here once.
+#pragma once
+
+#include <string>
+
+namespace ovlmount {
+
+// Whether `path` is `dir` or below it; both absolute and canonical.
+bool is_within(const std::string& path, const std::string& dir);
+
+// Whether either of two absolute canonical paths is within the other.
+bool paths_overlap(const std::string& a, const std::string& b);
+
+}  // namespace ovlmount
