@@ -444,6 +444,32 @@ BOOST_AUTO_TEST_CASE(volumes_binds_the_named_volume_docker_mounted) {
     }
 }
 
+BOOST_AUTO_TEST_CASE(export_is_dockers_export_and_owner_takes_a_snapshot_number) {
+    for (const Variant& v : variants()) {
+        BOOST_TEST_CONTEXT("variant " << v.name) {
+            TempDir t("d29exp");
+            extract_export(v, kChanged, t / "theirs");
+            const fs::path tarball = t / "ours.tar";
+            OVLT_REQUIRE_EXIT(ovl29(v.args(t / "state", {"export", "-o", tarball.string(), kChanged})), 0);
+            fs::create_directories(t / "ours");
+            OVLT_REQUIRE_EXIT(run({"tar", "-C", (t / "ours").string(), "--numeric-owner", "-xpf", tarball.string()}), 0);
+            OVLT_EXPECT_NO_DIFFS(compare_trees(t / "theirs", t / "ours", {}), "ovlmount export vs docker export");
+
+            const auto dirs = v.mount_dirs("mount-image-built.txt");
+            BOOST_TEST_REQUIRE(dirs.size() == 3u, "d29-built's own mount has not 3 dirs");
+            const std::string snapshot = fs::path(dirs[1]).parent_path().filename().string();
+            Result owner = ovl29(v.args(t / "state", {"owner", "--json", snapshot}));
+            OVLT_REQUIRE_EXIT(owner, 0);
+            std::set<std::string> users;
+            const auto rows = parse_json(owner.out, "owner --json");
+            for (const auto& row : rows.as_array())
+                users.insert(jstr(row, "kind") + " " + (jstr(row, "kind") == "container" ? jstr(row, "name") : jstr(row, "id")));
+            BOOST_TEST(users.contains("image " + v.image_row("d29-built:latest").id), owner.out);
+            BOOST_TEST(users.contains("container d29-created-built"), owner.out);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(diff_is_dockers_diff) {
     for (const Variant& v : variants()) {
         BOOST_TEST_CONTEXT("variant " << v.name) {

@@ -316,6 +316,26 @@ BOOST_AUTO_TEST_CASE(listings_inspect_verify_and_which_read_the_graph_root) {
     BOOST_TEST(which.out.starts_with("provided /added-file"), which.describe());
 }
 
+BOOST_AUTO_TEST_CASE(export_is_podman_export_and_run_sees_the_same_tree) {
+    TempDir t("pexp");
+    const fs::path state = t / "state";
+    for (const std::string& container : {kPodChanges, kPodOneContainer}) {
+        BOOST_TEST_CONTEXT("container " << container) {
+            podman_export(container, t / ("theirs-" + container));
+            const fs::path tarball = t / (container + ".tar");
+            OVLT_REQUIRE_EXIT(ovl(with_storage(state, {"export", "-o", tarball.string(), container})), 0);
+            const fs::path ours = t / ("ours-" + container);
+            fs::create_directories(ours);
+            OVLT_REQUIRE_EXIT(run({"tar", "-C", ours.string(), "--numeric-owner", "-xpf", tarball.string()}), 0);
+            OVLT_EXPECT_NO_DIFFS(compare_trees(t / ("theirs-" + container), ours, {}), "ovlmount export vs podman export");
+        }
+    }
+    Result ran = ovl(with_storage(state, {"run", kPodChanges, "--", "cat", "/added-file", "/etc/ovltest-release"}));
+    OVLT_REQUIRE_EXIT(ran, 0);
+    BOOST_TEST(ran.out == read_file(t / ("theirs-" + kPodChanges) / "added-file") +
+                              read_file(t / ("theirs-" + kPodChanges) / "etc/ovltest-release"));
+}
+
 BOOST_AUTO_TEST_CASE(diff_is_what_podman_diff_says_and_owner_takes_a_layer_id) {
     TempDir t("pdiff");
     const fs::path state = t / "state";
