@@ -4,6 +4,7 @@
 #include "ovlmount/cli/cli.hpp"
 #include "ovlmount/cli/commands.hpp"
 #include "ovlmount/cli/inspect.hpp"
+#include "ovlmount/cli/mount_helper.hpp"
 #include "ovlmount/cli/queries.hpp"
 #include "ovlmount/cli/run.hpp"
 #include "ovlmount/cli/verify.hpp"
@@ -104,6 +105,7 @@ Result<int> dispatch(const Invocation& invocation) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc > 0 && is_mount_helper(argv[0])) return run_mount_helper(argc, argv);
   bool running_run = false;
   try {
     auto invocation = parse_command_line(argc, argv);

@@ -64,7 +64,9 @@ printf 'Source: ovlmount\n\nPackage: ovlmount\nArchitecture: any\n' >"$work/debi
 mkdir -p "$root/DEBIAN"  # how dpkg-shlibdeps finds the package's root
 elves=()
 for file in "$root/usr/sbin/"* "$root/usr/libexec/ovlmount/"*; do
-  # Only dynamically linked programs have libraries to depend on (ovlmount-exec-as is static).
+  # Only dynamically linked programs have libraries to depend on (ovlmount-exec-as is static;
+  # mount.ovlmount and umount.ovlmount are links to ovlmount).
+  [ -L "$file" ] && continue
   if readelf -d "$file" 2>/dev/null | grep -q '(NEEDED)'; then elves+=("-e${file#"$work"/}"); fi
 done
 shlibs=$(cd "$work" && dpkg-shlibdeps -O "${elves[@]}" | sed -n 's/^shlibs:Depends=//p')

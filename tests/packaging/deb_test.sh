@@ -38,6 +38,8 @@ unit_dir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || ech
 tmpfiles_dir=$(pkg-config --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
 declare -A mode=(
   [/usr/sbin/ovlmount]=rwxr-xr-x
+  [/usr/sbin/mount.ovlmount]=rwxrwxrwx
+  [/usr/sbin/umount.ovlmount]=rwxrwxrwx
   [/usr/libexec/ovlmount/ovlmount-exec-as]=rwxr-xr-x
   [/usr/share/man/man8/ovlmount.8.gz]=rw-r--r--
   ["$unit_dir/ovlmount-cleanup.service"]=rw-r--r--

@@ -32,6 +32,8 @@ check() {
   unit_dir=$(place "$prefix" "$UNITDIR")
   local -A expected=(
     ["$sbin/ovlmount"]=program
+    ["$sbin/mount.ovlmount"]=link
+    ["$sbin/umount.ovlmount"]=link
     ["$(place "$prefix" "$LIBEXECDIR")/ovlmount-exec-as"]=program
     ["$man8/ovlmount.8"]="$source_dir/docs/ovlmount.8"
     ["$unit_dir/ovlmount-cleanup.service"]=unit
@@ -51,6 +53,10 @@ check() {
   local path what
   for path in "${!expected[@]}"; do
     what=${expected[$path]}
+    if [ "$what" = link ]; then
+      [ -L "$root$path" ] && [ "$(readlink "$root$path")" = ovlmount ] || fail "not a link to ovlmount: $root$path"
+      continue
+    fi
     [ -f "$root$path" ] || { fail "not installed: $root$path"; continue; }
     case $what in
       program) [ -x "$root$path" ] || fail "not executable: $root$path" ;;
@@ -66,9 +72,9 @@ check() {
   # Nothing else: every installed file is expected, and the manifest lists exactly them.
   local installed listed want
   if [ -n "$root" ]; then
-    installed=$(find "$root" -type f | sed "s|^$root||" | sort)
+    installed=$(find "$root" \( -type f -o -type l \) | sed "s|^$root||" | sort)
   else
-    installed=$(find "$prefix" -type f | sort)
+    installed=$(find "$prefix" \( -type f -o -type l \) | sort)
   fi
   want=$(printf '%s\n' "${!expected[@]}" | sort)
   [ "$installed" = "$want" ] || fail "installed files: [$installed], want [$want]"
