@@ -7,6 +7,7 @@
 #     commands at boot and shutdown, ordered before filesystems are unmounted) and has no
 #     setting that would run it in a mount namespace of its own, where its unmounts would not
 #     reach the host;
+#   - the example mount unit docs/examples/srv-nginx\x2droot.mount verifies the same way;
 #   - `systemd-tmpfiles --root=STAGE --create` makes STAGE/run/ovlmount, mode 0700 (root:root
 #     when run as root).
 # Usage: systemd_test.sh CMAKE BUILD_DIR
@@ -37,6 +38,16 @@ for unit in $units; do
   status=$?
   [ $status -eq 0 ] && [ -z "$said" ] || fail "systemd-analyze verify $unit (exit $status): $said"
 done
+
+# The example mount unit of docs/examples (Type=ovlmount: mount(8) runs mount.ovlmount), against
+# the staged tree, whose /usr/sbin has the helper.
+example=$(dirname "$0")/../../docs/examples/'srv-nginx\x2droot.mount'
+mkdir -p "$stage/etc/systemd/system"
+cp "$example" "$stage/etc/systemd/system/"
+said=$(cd "$tmp" && MANPATH="$stage/usr/share/man" systemd-analyze --root="$stage" verify "srv-nginx\\x2droot.mount" 2>&1)
+status=$?
+[ $status -eq 0 ] && [ -z "$said" ] || fail "systemd-analyze verify the example mount unit (exit $status): $said"
+[ -x "$stage/usr/sbin/mount.ovlmount" ] || fail "the staged tree has no /usr/sbin/mount.ovlmount for Type=ovlmount"
 
 # ---- what the cleanup unit says ----------------------------------------------------------
 unit=$stage$unit_dir/ovlmount-cleanup.service
