@@ -47,7 +47,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 # ---- the .deb ----------------------------------------------------------------------------
-out=$(JOBS=${JOBS:-1} bash "$source_dir/packaging/deb/build-deb.sh" "$tmp/out" --build-dir "$build_dir" 2>&1) ||
+out=$(JOBS=${JOBS:-2} bash "$source_dir/packaging/deb/build-deb.sh" "$tmp/out" --build-dir "$build_dir" 2>&1) ||
   { echo "$out" >&2; die "build-deb.sh failed"; }
 deb=$(tail -n 1 <<<"$out")
 [ -f "$deb" ] || die "build-deb.sh printed no .deb: $deb"

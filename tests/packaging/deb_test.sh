@@ -23,7 +23,7 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-out=$(JOBS=${JOBS:-1} bash "$source_dir/packaging/deb/build-deb.sh" "$tmp/out" --build-dir "$build_dir" 2>&1) ||
+out=$(JOBS=${JOBS:-2} bash "$source_dir/packaging/deb/build-deb.sh" "$tmp/out" --build-dir "$build_dir" 2>&1) ||
   { echo "$out" >&2; echo "FAIL: build-deb.sh failed" >&2; exit 1; }
 version=$("$version_bin" --version | sed -n 's/^ovlmount //p')
 arch=$(dpkg --print-architecture)
