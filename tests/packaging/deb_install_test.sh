@@ -7,7 +7,9 @@
 #   - checks: dpkg -s says installed; /usr/sbin/ovlmount --version prints the built version;
 #     the man page (man -w when man-db is there), the unit and the tmpfiles.d file exist;
 #     /sbin/mount.ovlmount resolves to the program; postinst, without systemd as PID 1, enabled
-#     nothing; `dpkg -r ovlmount` removes it and every file it installed.
+#     nothing; from the root, `ovlmount mount` and `mount -t ovlmount` of a test image work and
+#     are unmounted (its data root bound read-only into the root); `dpkg -r ovlmount` removes it
+#     and every file it installed.
 # The debootstrapped root is cached as a tarball (with a .sha256 beside it) in
 #   $OVLMOUNT_DEBIAN12_CACHE (default /var/cache/ovlmount-test/debian12)
 # keyed by suite, mirror and arch: written under a lock, atomically (mv), checked before reuse
@@ -153,6 +155,28 @@ in_root test -x /sbin/mount.ovlmount || fail "/sbin/mount.ovlmount is not execut
 enabled=$(find "$root/etc/systemd" -name 'ovlmount*' 2>/dev/null)
 [ -z "$enabled" ] || fail "postinst enabled the unit without systemd: $enabled"
 grep -q 'returned error exit status' "$tmp/apt.log" && fail "a maintainer script failed: $(grep 'returned error' "$tmp/apt.log")"
+
+# ---- mounts from the installed root ------------------------------------------------------------
+# The test images' data root ($OVLMOUNT_TEST_DATA_ROOT, of the docker_images fixture) bound
+# read-only at /srv/docker of the root: `ovlmount mount` and `mount -t ovlmount` (mount(8) of the
+# root finds /sbin/mount.ovlmount), each unmounted again, in a namespace that ends with them.
+if [ -z "${OVLMOUNT_TEST_DATA_ROOT:-}" ]; then
+  fail "OVLMOUNT_TEST_DATA_ROOT is not set: no test image to mount from the installed root"
+else
+  mounted=$(unshare -m --propagation private sh -c 'r=$1; data=$2
+    mount -t proc proc "$r/proc" && mkdir -p "$r/srv/docker" "$r/mnt/a" "$r/mnt/b" &&
+    mount --bind "$data" "$r/srv/docker" && mount -o remount,bind,ro "$r/srv/docker" &&
+    exec chroot "$r" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C sh -ec "
+      ovlmount --data-root /srv/docker --state-dir /run/ovlt mount ovltest-base:1 /mnt/a >/dev/null
+      cat /mnt/a/etc/ovltest-release
+      ovlmount --state-dir /run/ovlt umount /mnt/a >/dev/null
+      mount -t ovlmount -o ro,data-root=/srv/docker,state-dir=/run/ovlt ovltest-base:1 /mnt/b
+      cat /mnt/b/etc/ovltest-release
+      umount /mnt/b
+      ovlmount --state-dir /run/ovlt list"' sh "$root" "$OVLMOUNT_TEST_DATA_ROOT" 2>&1)
+  [ "$mounted" = $'ovltest base\novltest base' ] ||
+    fail "mounting ovltest-base:1 from the installed root (ovlmount mount, then mount -t ovlmount) gave: $mounted"
+fi
 
 # ---- remove ------------------------------------------------------------------------------
 in_root dpkg -r ovlmount >"$tmp/remove.log" 2>&1 || { cat "$tmp/remove.log" >&2; fail "dpkg -r ovlmount failed"; }
