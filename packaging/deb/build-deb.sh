@@ -54,6 +54,8 @@ trap 'rm -rf "$work"' EXIT
 root=$work/debian/ovlmount
 DESTDIR=$root cmake --install "$build_dir" --strip >/dev/null
 gzip -9n "$root/usr/share/man/man8/ovlmount.8"
+install -m 0644 "$here/copyright" "$root/usr/share/doc/ovlmount/copyright"
+install -D -m 0644 "$here/lintian-overrides" "$root/usr/share/lintian/overrides/ovlmount"
 
 version=$("$build_dir/ovlmount" --version | sed -n 's/^ovlmount //p')
 [ -n "$version" ] || die "cannot read the version of $build_dir/ovlmount"
@@ -75,6 +77,14 @@ shlibs=$(cd "$work" && dpkg-shlibdeps -O "${elves[@]}" | sed -n 's/^shlibs:Depen
 maintainer=${DEB_MAINTAINER:-$(git -C "$source_dir" log -1 --format='%an <%ae>' 2>/dev/null || true)}
 maintainer=${maintainer:-ovlmount maintainers <maintainers@localhost>}
 
+# A native package's changelog: one entry for this version, by the maintainer, dated by the
+# last commit (so a rebuild gives the same .deb).
+{
+  printf 'ovlmount (%s) unstable; urgency=medium\n\n' "$version"
+  printf '  * Built from the ovlmount source tree (see README.md for what it does).\n\n'
+  printf ' -- %s  %s\n' "$maintainer" "$(date -u -R -d "@${SOURCE_DATE_EPOCH:-$(git -C "$source_dir" log -1 --format=%ct 2>/dev/null || echo 0)}")"
+} | gzip -9n >"$root/usr/share/doc/ovlmount/changelog.gz"
+
 cat >"$root/DEBIAN/control" <<EOF
 Package: ovlmount
 Version: $version
@@ -87,14 +97,16 @@ Suggests: sleuthkit
 Section: admin
 Priority: optional
 Description: mount container images and containers from on-disk stores as overlayfs
- ovlmount mounts an image or a container from Docker's data root, containers-storage
- (podman, CRI-O, buildah) or containerd as a real overlayfs, read-only by default, without
- a daemon and without writing to, locking or changing a timestamp in the store.
+ ovlmount mounts an image or a container from Docker's data root,
+ containers-storage (podman, CRI-O, buildah) or containerd as a real
+ overlayfs, read-only by default, without a daemon and without writing to,
+ locking or changing a timestamp in the store.
  .
- It answers forensic questions offline (what a container changed, which layer a file came
- from, whether layers still match their digests), runs a command in an image's tree with
- bubblewrap (chroot done right, not a container runtime), and exports an image's tree as
- docker export does. Built for forensic work on copies of seized hosts.
+ It answers forensic questions offline (what a container changed, which
+ layer a file came from, whether layers still match their digests), runs a
+ command in an image's tree with bubblewrap (chroot done right, not a
+ container runtime), and exports an image's tree as docker export does.
+ Built for forensic work on copies of seized hosts.
 EOF
 for script in postinst prerm postrm; do
   install -m 0755 "$here/$script" "$root/DEBIAN/$script"

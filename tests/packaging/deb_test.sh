@@ -4,7 +4,7 @@
 #   - `dpkg-deb -c`: exactly the expected files, root-owned, programs 0755 and the rest 0644;
 #   - `dpkg-deb -I`: the fields, and a Depends that names the package of every library the
 #     packaged binary needs (asked of dpkg -S, so the computed list is checked, not repeated);
-#     the maintainer scripts and md5sums;
+#     the maintainer scripts and md5sums; lintian reports no error;
 #   - the packaged files themselves: the binary runs and looks for its helper in /usr/libexec,
 #     the unit runs /usr/sbin/ovlmount, the man page is docs/ovlmount.8 gzipped.
 # The .deb's build dir is kept between runs (BUILD_DIR), so only the first run compiles.
@@ -46,6 +46,9 @@ declare -A mode=(
   ["$tmpfiles_dir/ovlmount.conf"]=rw-r--r--
   [/usr/share/bash-completion/completions/ovlmount]=rw-r--r--
   [/usr/share/doc/ovlmount/README.md]=rw-r--r--
+  [/usr/share/doc/ovlmount/copyright]=rw-r--r--
+  [/usr/share/doc/ovlmount/changelog.gz]=rw-r--r--
+  [/usr/share/lintian/overrides/ovlmount]=rw-r--r--
 )
 for doc in "$source_dir"/docs/*.md; do mode["/usr/share/doc/ovlmount/${doc##*/}"]=rw-r--r--; done
 listing=$(dpkg-deb -c "$deb") || fail "dpkg-deb -c failed"
@@ -99,6 +102,14 @@ grep -q '/run/systemd/system' "$tmp/control/postinst" || fail "postinst does not
 (cd "$tmp/root" && md5sum --quiet -c "$tmp/control/md5sums") || fail "md5sums do not match the files"
 regular_files=$(cd "$tmp/root" && find . -type f | wc -l)
 [ "$(wc -l <"$tmp/control/md5sums")" = "$regular_files" ] || fail "md5sums does not list every regular file"
+
+# ---- lintian: no errors (its warnings are about calling systemctl in maintainer scripts and the
+# helpers sharing ovlmount's man page) ---------------------------------------------------------
+if command -v lintian >/dev/null; then
+  said=$(lintian --fail-on error "$deb" 2>&1) || fail "lintian finds errors: $(grep '^E:' <<<"$said")"
+else
+  fail "lintian is not installed"
+fi
 
 # ---- the files ---------------------------------------------------------------------------
 "$tmp/root/usr/sbin/ovlmount" --version >/dev/null || fail "the packaged ovlmount does not run"
