@@ -70,7 +70,7 @@ Result<UniqueFd> BeneathRoot::open_beneath(std::string_view relative, int flags)
 }
 
 Result<std::string> BeneathRoot::read_file(std::string_view relative, size_t max_size) const {
-  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW);
+  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK);
   if (!fd) return fd.error();
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));

@@ -1,0 +1,32 @@
+// Why: a data root may come from a hostile host, and a FIFO where a metadata file belongs must
+// make a read fail at once, never block (issue 9 measured `resolve` hanging forever on a FIFO
+// planted as a cache-id). An alarm ends the test program if a read blocks.
+#include "ovlmount/core/root_dir.hpp"
+#include "temp_dir.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace ovlmount;
+using namespace ovlmount::test;
+
+BOOST_AUTO_TEST_SUITE(root_dir)
+
+BOOST_AUTO_TEST_CASE(a_fifo_where_a_file_belongs_is_corrupt_without_blocking) {
+  TempDir dir{"fifo"};
+  BOOST_TEST_REQUIRE(::mkfifo((dir.path() / "cache-id").c_str(), 0600) == 0);
+  const BeneathRoot root = BeneathRoot::open(dir.path().string()).value();
+  ::alarm(10);
+  auto read = root.read_file("cache-id", 4096);
+  auto opened = root.open_file("cache-id");
+  ::alarm(0);
+  BOOST_TEST_REQUIRE(!read);
+  BOOST_TEST((read.error().code == ExitCode::corrupt));
+  BOOST_TEST(read.error().problem.find("not a regular file") != std::string::npos);
+  BOOST_TEST_REQUIRE(!opened);
+  BOOST_TEST((opened.error().code == ExitCode::corrupt));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
