@@ -349,6 +349,43 @@ struct ContainerdStore::State {
   std::string ns;
   ContainerdOptions options;
 
+  // What the namespace holds, read once per process: a command works on one consistent
+  // reading of each bolt file, and resolving a name, its config and its layers needs all
+  // three several times.
+  mutable std::optional<NamespaceData> data_cache;
+  mutable std::optional<std::map<std::string, SnapshotRecord>> records_cache;
+  mutable std::optional<std::vector<ResolvedImage>> resolved_cache;
+
+  Result<const NamespaceData*> namespace_data() const {
+    if (!data_cache) {
+      auto data = read_namespace(*root, ns);
+      if (!data) return data.error();
+      data_cache = std::move(*data);
+    }
+    return &*data_cache;
+  }
+
+  Result<const std::map<std::string, SnapshotRecord>*> snapshot_records() const {
+    if (!records_cache) {
+      auto records = read_snapshots(*root);
+      if (!records) return records.error();
+      records_cache = std::move(*records);
+    }
+    return &*records_cache;
+  }
+
+  // resolve_all of the namespace, once.
+  Result<const std::vector<ResolvedImage>*> resolved_images() const {
+    if (!resolved_cache) {
+      auto data = namespace_data();
+      if (!data) return data.error();
+      auto resolved = resolve_all(**data);
+      if (!resolved) return resolved.error();
+      resolved_cache = std::move(*resolved);
+    }
+    return &*resolved_cache;
+  }
+
   std::string object(const std::string& what) const { return "containerd/" + ns + " " + what; }
 
   // The verified bytes of blob `digest` of this namespace, `size` bytes when size >= 0.
@@ -475,13 +512,13 @@ struct ContainerdStore::State {
   }
 
   // The first image with ID `id`; not_found when none.
-  Result<ResolvedImage> find(const NamespaceData& data, const std::string& id) const {
-    auto resolved = resolve_all(data);
+  Result<ResolvedImage> find(const std::string& id) const {
+    auto resolved = resolved_images();
     if (!resolved) return resolved.error();
-    for (ResolvedImage& image : *resolved) {
+    for (const ResolvedImage& image : **resolved) {
       if (image.id != id) continue;
       if (image.problem) return *image.problem;
-      return std::move(image);
+      return image;
     }
     return not_found(object("image sha256:" + id), "no such image");
   }
@@ -571,11 +608,12 @@ Result<ContainerdStore> ContainerdStore::open(const RootDir& root, const std::st
 const RootDir& ContainerdStore::root() const { return *state_->root; }
 
 Result<std::optional<std::string>> ContainerdStore::lookup_name(const ImageRef& ref) const {
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
+  auto loaded = state_->namespace_data();
+  if (!loaded) return loaded.error();
+  const NamespaceData& data = **loaded;
   const std::string repository = ref.domain + "/" + ref.path;
   const ImageRecord* found = nullptr;
-  for (const ImageRecord& image : data->images) {
+  for (const ImageRecord& image : data.images) {
     if (ref.digest.empty()) {
       if (image.name == repository + ":" + (ref.tag.empty() ? "latest" : ref.tag)) found = &image;
     } else if (image.name == repository + "@" + ref.digest) {
@@ -584,7 +622,7 @@ Result<std::optional<std::string>> ContainerdStore::lookup_name(const ImageRef& 
     if (found) break;
   }
   if (!found && !ref.digest.empty()) {
-    for (const ImageRecord& image : data->images) {
+    for (const ImageRecord& image : data.images) {
       const auto cut = image.name.find_first_of("@");
       const std::string name_repository =
           cut != std::string::npos ? image.name.substr(0, cut)
@@ -598,18 +636,16 @@ Result<std::optional<std::string>> ContainerdStore::lookup_name(const ImageRef& 
     }
   }
   if (!found) return std::optional<std::string>();
-  auto resolved = state_->resolve(*data, *found);
+  auto resolved = state_->resolve(data, *found);
   if (!resolved) return resolved.error();
   return std::optional<std::string>(resolved->id);
 }
 
 Result<std::map<std::string, std::vector<std::string>>> ContainerdStore::references() const {
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
-  auto resolved = state_->resolve_all(*data);
+  auto resolved = state_->resolved_images();
   if (!resolved) return resolved.error();
   std::map<std::string, std::vector<std::string>> by_id;
-  for (const ResolvedImage& image : *resolved) {
+  for (const ResolvedImage& image : **resolved) {
     std::vector<std::string>& names = by_id[image.id];
     if (!image.record->name.starts_with(dangling_prefix)) names.push_back(image.record->name);
   }
@@ -618,12 +654,10 @@ Result<std::map<std::string, std::vector<std::string>>> ContainerdStore::referen
 }
 
 Result<std::vector<std::string>> ContainerdStore::image_ids() const {
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
-  auto resolved = state_->resolve_all(*data);
+  auto resolved = state_->resolved_images();
   if (!resolved) return resolved.error();
   std::set<std::string> ids;
-  for (const ResolvedImage& image : *resolved) ids.insert(image.id);
+  for (const ResolvedImage& image : **resolved) ids.insert(image.id);
   return std::vector<std::string>(ids.begin(), ids.end());
 }
 
@@ -637,12 +671,13 @@ Result<bool> ContainerdStore::has_image(const std::string& id) const {
 Result<ImageConfig> ContainerdStore::image_config(const std::string& id) const {
   const std::string object = state_->object("image sha256:" + id);
   if (!is_hex64(id)) return corrupt(object, "invalid image ID");
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
-  auto image = state_->find(*data, id);
+  auto loaded = state_->namespace_data();
+  if (!loaded) return loaded.error();
+  const NamespaceData& data = **loaded;
+  auto image = state_->find(id);
   if (!image) return image.error();
   const std::string& digest = image->manifest.config_digest;
-  auto config = state_->read_blob(*data, digest, -1, "image sha256:" + id + " config");
+  auto config = state_->read_blob(data, digest, -1, "image sha256:" + id + " config");
   if (!config) return config.error();
 
   boost::system::error_code ec;
@@ -655,14 +690,16 @@ Result<std::vector<Layer>> ContainerdStore::image_layers(const std::string& id, 
   const std::string what = "image sha256:" + id;
   if (!is_hex64(id)) return corrupt(state_->object(what), "invalid image ID");
   if (config.diff_ids.empty()) return std::vector<Layer>();
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
-  auto image = state_->find(*data, id);
+  auto loaded = state_->namespace_data();
+  if (!loaded) return loaded.error();
+  const NamespaceData& data = **loaded;
+  auto image = state_->find(id);
   if (!image) return image.error();
-  auto records = read_snapshots(*state_->root);
-  if (!records) return records.error();
+  auto loaded_records = state_->snapshot_records();
+  if (!loaded_records) return loaded_records.error();
+  const auto& records = **loaded_records;
   const auto chain = chain_ids(config.diff_ids);
-  auto levels = state_->chain_below(*data, *records, chain.back(), what);
+  auto levels = state_->chain_below(data, records, chain.back(), what);
   if (!levels) return levels.error();
   const std::string meta_file = state_->root->absolute(meta_db);
   std::vector<std::string> blob_digests;
@@ -671,7 +708,7 @@ Result<std::vector<Layer>> ContainerdStore::image_layers(const std::string& id, 
   size_t next = 0;
   for (const auto& level : *levels) {
     const SnapshotRecord& record = *level.record;
-    const std::string& snap_key = data->snapshots.at(level.meta_key).name;
+    const std::string& snap_key = data.snapshots.at(level.meta_key).name;
     if (record.kind != SnapshotKind::committed)
       return corrupt(state_->root->absolute(snapshot_db), "snapshot " + snap_key + " below image sha256:" + id +
                                                               " is not committed");
@@ -680,7 +717,7 @@ Result<std::vector<Layer>> ContainerdStore::image_layers(const std::string& id, 
     if (next < chain.size() && level.meta_key == chain[next]) {
       layer->diff_id = config.diff_ids[next];
       layer->chain_id = chain[next];
-      if (next < blob_digests.size() && data->blobs.contains(blob_digests[next])) {
+      if (next < blob_digests.size() && data.blobs.contains(blob_digests[next])) {
         const std::string blob = std::string(blobs_dir) + "/" + blob_digests[next].substr(7);
         if (auto kind = state_->root->kind(blob); kind && *kind == EntryKind::regular) {
           layer->blob = blob;
@@ -702,20 +739,22 @@ Result<std::vector<Layer>> ContainerdStore::image_layers(const std::string& id, 
 }
 
 Result<std::vector<std::string>> ContainerdStore::container_ids() const {
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
+  auto loaded = state_->namespace_data();
+  if (!loaded) return loaded.error();
+  const NamespaceData& data = **loaded;
   std::vector<std::string> ids;
-  for (const auto& [id, container] : data->containers) ids.push_back(id);
+  for (const auto& [id, container] : data.containers) ids.push_back(id);
   return ids;
 }
 
 Result<Container> ContainerdStore::container(const std::string& id) const {
   const std::string object = state_->object("container " + id);
   if (!is_containerd_identifier(id)) return not_found(object, "no such container");
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
-  const auto found = data->containers.find(id);
-  if (found == data->containers.end()) return not_found(object, "no such container");
+  auto loaded = state_->namespace_data();
+  if (!loaded) return loaded.error();
+  const NamespaceData& data = **loaded;
+  const auto found = data.containers.find(id);
+  if (found == data.containers.end()) return not_found(object, "no such container");
   Container container;
   container.id = id;
   container.name = id;
@@ -723,10 +762,10 @@ Result<Container> ContainerdStore::container(const std::string& id) const {
   container.state = "unknown";
   container.created = found->second.created;
   if (!found->second.image.empty()) {
-    const auto image = std::find_if(data->images.begin(), data->images.end(),
+    const auto image = std::find_if(data.images.begin(), data.images.end(),
                                     [&](const ImageRecord& record) { return record.name == found->second.image; });
-    if (image != data->images.end()) {
-      auto resolved = state_->resolve(*data, *image);
+    if (image != data.images.end()) {
+      auto resolved = state_->resolve(data, *image);
       if (!resolved && resolved.error().code != ExitCode::not_found) return resolved.error();
       if (resolved) container.image_id = "sha256:" + resolved->id;
     }
@@ -741,9 +780,10 @@ Result<ContainerLayers> ContainerdStore::container_layers(const std::string& id)
   if (!container) return container.error();
   if (container->image_id.empty())
     return not_found(object, "its image \"" + container->image_name + "\" is no longer in the namespace");
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
-  const ContainerRecord& record = data->containers.at(id);
+  auto loaded = state_->namespace_data();
+  if (!loaded) return loaded.error();
+  const NamespaceData& data = **loaded;
+  const ContainerRecord& record = data.containers.at(id);
   if (record.snapshotter != snapshotter)
     return failure(object, "uses snapshotter \"" + record.snapshotter + "\"; only overlayfs is read");
   if (record.snapshot_key.empty()) return failure(object, "has no snapshot (snapshotKey is empty)");
@@ -753,13 +793,15 @@ Result<ContainerLayers> ContainerdStore::container_layers(const std::string& id)
 Result<ContainerLayers> ContainerdStore::snapshot_layers(const std::string& key, const std::string& what,
                                                          InitSnapshot init) const {
   const std::string object = state_->object(what);
-  auto data = read_namespace(*state_->root, state_->ns);
-  if (!data) return data.error();
-  auto records = read_snapshots(*state_->root);
-  if (!records) return records.error();
-  auto levels = state_->chain_below(*data, *records, key, what);
+  auto loaded = state_->namespace_data();
+  if (!loaded) return loaded.error();
+  const NamespaceData& data = **loaded;
+  auto loaded_records = state_->snapshot_records();
+  if (!loaded_records) return loaded_records.error();
+  const auto& records = **loaded_records;
+  auto levels = state_->chain_below(data, records, key, what);
   if (!levels) return levels.error();
-  const auto level_name = [&](size_t from_top) { return data->snapshots.at((*levels)[levels->size() - 1 - from_top].meta_key).name; };
+  const auto level_name = [&](size_t from_top) { return data.snapshots.at((*levels)[levels->size() - 1 - from_top].meta_key).name; };
   const auto& top = levels->back();
   if (top.record->kind != SnapshotKind::active)
     return failure(object, "its snapshot " + key + " is not an active (writable) snapshot");
