@@ -3,6 +3,7 @@
 // and an option that does not belong to the command is a usage error rather than ignored.
 #include "ovlmount/cli/cli.hpp"
 
+#include "ovlmount/core/paths.hpp"
 #include "ovlmount/store/config.hpp"
 
 #include <boost/program_options.hpp>
@@ -100,12 +101,6 @@ po::options_description all_options() {
   return options;
 }
 
-std::string absolute_state_dir(const std::string& dir) {
-  std::string path = std::filesystem::absolute(dir).lexically_normal().string();
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  return path;
-}
-
 std::string command_name(Command command) {
   for (const auto& [word, value] : command_words)
     if (value == command) return word;
@@ -180,7 +175,7 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     return usage_error("--host-root",
                        "not used with --data-root, --storage-root or --containerd-root (which name the stores themselves)");
   invocation.state_dir =
-      absolute_state_dir(values.count("state-dir") ? values["state-dir"].as<std::string>() : default_state_dir);
+      absolute_normal_path(values.count("state-dir") ? values["state-dir"].as<std::string>() : default_state_dir);
   invocation.json = values.count("json") > 0;
 
   invocation.quick = values.count("quick") > 0;

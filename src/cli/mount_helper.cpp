@@ -6,6 +6,7 @@
 // namespace before anything else, so the stores, the state dir and utab are all the namespace's.
 #include "ovlmount/cli/mount_helper.hpp"
 
+#include "ovlmount/core/paths.hpp"
 #include "ovlmount/mount/mount_table.hpp"
 #include "ovlmount/mount/mounter.hpp"
 #include "ovlmount/mount/registry.hpp"
@@ -49,12 +50,6 @@ bool ignored_option(const std::string& name) {
   return ignored.contains(name) || name.starts_with("x-") || name.starts_with("X-");
 }
 
-std::string absolute_dir(const std::string& dir) {
-  std::string path = std::filesystem::absolute(dir).lexically_normal().string();
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-  return path;
-}
-
 Error unknown_option(const std::string& name) {
   return failure(name, "not an ovlmount mount option (see ovlmount(8), MOUNT HELPER)");
 }
@@ -77,7 +72,7 @@ Result<void> apply_option(const std::string& name, const std::string& value, boo
   else if (name == "containerd-root") args.stores.containerd_root = value;
   else if (name == "storage-root") args.stores.storage_root = value;
   else if (name == "namespace") args.stores.containerd_namespace = value;
-  else if (name == "state-dir") args.state_dir = absolute_dir(value);
+  else if (name == "state-dir") args.state_dir = absolute_normal_path(value);
   else if (name == "store") {
     if (value != "docker" && value != "containers-storage" && value != "containerd")
       return failure(name, "\"" + value + "\" is not a store kind (docker, containers-storage, containerd)");

@@ -1,6 +1,8 @@
 // Why: see paths.hpp.
 #include "ovlmount/core/paths.hpp"
 
+#include <filesystem>
+
 namespace ovlmount {
 
 bool is_within(const std::string& path, const std::string& dir) {
@@ -8,5 +10,11 @@ bool is_within(const std::string& path, const std::string& dir) {
 }
 
 bool paths_overlap(const std::string& a, const std::string& b) { return is_within(a, b) || is_within(b, a); }
+
+std::string absolute_normal_path(const std::string& path) {
+  std::string normal = std::filesystem::absolute(path).lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
 
 }  // namespace ovlmount

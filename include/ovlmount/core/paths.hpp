@@ -13,4 +13,8 @@ bool is_within(const std::string& path, const std::string& dir);
 // Whether either of two absolute canonical paths is within the other.
 bool paths_overlap(const std::string& a, const std::string& b);
 
+// `path` made absolute (against the working dir) and lexically normal, without a trailing '/';
+// symlinks are not resolved (the path need not exist).
+std::string absolute_normal_path(const std::string& path);
+
 }  // namespace ovlmount
