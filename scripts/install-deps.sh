@@ -5,10 +5,11 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build pkg-config
+  build-essential cmake ninja-build pkg-config ccache
   libmount-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-test1.81-dev libcrypto++-dev zlib1g-dev libtomlplusplus-dev libzstd-dev libarchive-dev
   docker.io busybox-static util-linux binutils bc sleuthkit podman bubblewrap debootstrap zstd mandoc man-db systemd dpkg-dev rpm lintian
-  qemu-system-x86 cpio e2fsprogs kmod xz-utils
+  qemu-system-x86 cpio e2fsprogs kmod xz-utils squashfs-tools
+  clang libclang-rt-14-dev
 )
 
 missing=()

@@ -8,6 +8,7 @@
 #include "ovlmount/cli/queries.hpp"
 #include "ovlmount/cli/run.hpp"
 #include "ovlmount/cli/verify.hpp"
+#include "ovlmount/core/process_guard.hpp"
 #include "ovlmount/mount/private_mount.hpp"
 
 #include <unistd.h>
@@ -48,7 +49,7 @@ Result<void> dispatch_query(const Invocation& invocation, const Stores& root) {
 Result<int> dispatch(const Invocation& invocation) {
   const Registry registry(invocation.state_dir);
   const ProcMountTable table;
-  LibmountMounter mounter;
+  KernelMounter mounter;
   switch (invocation.command) {
     case Command::help:
       std::cout << help_text();
@@ -105,6 +106,10 @@ Result<int> dispatch(const Invocation& invocation) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (auto guarded = guard_process_start("ovlmount"); !guarded) {
+    std::cerr << guarded.error().message() << "\n";
+    return static_cast<int>(guarded.error().code);
+  }
   if (argc > 0 && is_mount_helper(argv[0])) return run_mount_helper(argc, argv);
   bool running_run = false;
   try {

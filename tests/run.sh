@@ -2,12 +2,15 @@
 # The test command: `bash tests/run.sh`, as root, from the repository root (Debian 12).
 #
 # 1. Installs the build and test dependencies that are missing (scripts/install-deps.sh).
-# 2. Configures and builds into build/ (CMake + Ninja).
+# 2. Configures and builds into build/ (CMake + Ninja), and with clang, ASan, UBSan and the
+#    libFuzzer targets into build-sanitize/. Compiles go through ccache, whose cache is kept in
+#    /var/cache/ovlmount-test/ccache (keyed by content, so a stale entry is never used).
 # 3. Uses the dockerd named by OVLMOUNT_TEST_DOCKER_HOST and OVLMOUNT_TEST_DATA_ROOT when both
 #    are set; otherwise starts a private one (tests/docker/dockerd.sh, in a fresh /tmp dir,
 #    stopped and removed on exit). Never the host's /var/lib/docker or /run/docker.sock.
-# 4. Runs `ctest --test-dir build --output-on-failure` (extra arguments are passed to ctest,
-#    e.g. `-L integration` or `-R resolve`) and exits with its status.
+# 4. Runs `ctest --test-dir build --output-on-failure`, then the unit, integration, corpus and
+#    (short) fuzz tests again in build-sanitize/ (extra arguments are passed to both ctest runs,
+#    e.g. `-L integration` or `-R resolve`), and exits non-zero if either failed.
 #
 # Environment: CTEST_PARALLEL_LEVEL is honoured by ctest itself (default: one test at a time).
 set -euo pipefail
@@ -26,8 +29,13 @@ fi
 bash "$repo/scripts/install-deps.sh"
 
 # ---- build -------------------------------------------------------------------------------
-cmake -S "$repo" -B "$repo/build" -G Ninja
+export CCACHE_DIR=${CCACHE_DIR:-/var/cache/ovlmount-test/ccache} CCACHE_BASEDIR=$repo CCACHE_NOHASHDIR=1
+export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-3G}
+launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+cmake -S "$repo" -B "$repo/build" -G Ninja "${launcher[@]}"
 cmake --build "$repo/build"
+CC=clang CXX=clang++ cmake -S "$repo" -B "$repo/build-sanitize" -G Ninja -DOVLMOUNT_FUZZ=ON "${launcher[@]}"
+cmake --build "$repo/build-sanitize"
 
 # ---- docker ------------------------------------------------------------------------------
 own_dir=
@@ -63,6 +71,15 @@ start=$SECONDS
 set +e
 ctest --test-dir "$repo/build" --output-on-failure "$@"
 rc=$?
-set -e
 log "ctest exited $rc after $((SECONDS - start))s"
-exit $rc
+
+# The same tests against the sanitizer build (not the VM or packaging ones: those test the
+# release binary), where any ASan, LSan or UBSan report fails the process that made it.
+start=$SECONDS
+ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+    LSAN_OPTIONS=suppressions=$repo/tests/sanitizers/lsan.supp \
+    ctest --test-dir "$repo/build-sanitize" --output-on-failure -E '^(vm_|packaging_)' "$@"
+sanitize_rc=$?
+set -e
+log "sanitizer ctest exited $sanitize_rc after $((SECONDS - start))s"
+[ $rc -eq 0 ] && [ $sanitize_rc -eq 0 ]

@@ -42,7 +42,7 @@ unit_dir=$(pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null || tru
 unit_dir=${unit_dir:-/lib/systemd/system}
 tmpfiles_dir=$(pkg-config --variable=tmpfilesdir systemd 2>/dev/null || true)
 tmpfiles_dir=${tmpfiles_dir:-/usr/lib/tmpfiles.d}
-cmake -S "$source_dir" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOVLMOUNT_BUILD_TESTS=OFF \
+cmake -S "$source_dir" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release -DOVLMOUNT_BUILD_TESTS=OFF -DOVLMOUNT_FAULT_POINTS=OFF \
   -DCMAKE_INSTALL_PREFIX=/usr -DOVLMOUNT_SYSTEMD_UNIT_DIR="$unit_dir" -DOVLMOUNT_TMPFILES_DIR="$tmpfiles_dir" \
   -DOVLMOUNT_BASH_COMPLETION_DIR=share/bash-completion/completions >/dev/null
 cmake --build "$build_dir" --target ovlmount ovlmount-exec-as --parallel "${JOBS:-$(nproc)}"

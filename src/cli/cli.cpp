@@ -175,7 +175,7 @@ Result<Invocation> parse_command_line(int argc, const char* const argv[]) {
     return usage_error("--host-root",
                        "not used with --data-root, --storage-root or --containerd-root (which name the stores themselves)");
   invocation.state_dir =
-      absolute_normal_path(values.count("state-dir") ? values["state-dir"].as<std::string>() : default_state_dir);
+      resolved_path(values.count("state-dir") ? values["state-dir"].as<std::string>() : default_state_dir);
   invocation.json = values.count("json") > 0;
 
   invocation.quick = values.count("quick") > 0;

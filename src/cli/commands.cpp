@@ -1,6 +1,7 @@
 // Why: see commands.hpp.
 #include "ovlmount/cli/commands.hpp"
 
+#include "ovlmount/core/fault_point.hpp"
 #include "ovlmount/core/json_output.hpp"
 #include "ovlmount/core/paths.hpp"
 #include "ovlmount/mount/mount_plan.hpp"
@@ -8,6 +9,7 @@
 
 #include <boost/json.hpp>
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <linux/magic.h>
@@ -19,6 +21,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <ostream>
 
 namespace ovlmount {
@@ -38,18 +41,39 @@ Result<std::string> canonical_dir(const std::string& path, const std::string& wh
   return std::string(resolved);
 }
 
-// An absolute, normalized form of `path` that needs no existing file.
-std::string absolute_path(const std::string& path) {
-  std::error_code ec;
-  std::string canonical = std::filesystem::weakly_canonical(path, ec).string();
-  if (ec || canonical.empty()) canonical = std::filesystem::absolute(path).lexically_normal().string();
-  if (canonical.size() > 1 && canonical.back() == '/') canonical.pop_back();
-  return canonical;
+// The absolute, lexically normal form of the directory `path`, which must be reached without
+// following any symlink: a mount lands exactly where the path says, never where a symlink
+// (perhaps swapped in meanwhile) points. The mounter opens it the same way again.
+Result<std::string> real_target_dir(const std::string& path, const std::string& what) {
+  const std::string absolute = absolute_normal_path(path);
+  if (open_without_symlinks(absolute, O_PATH | O_DIRECTORY)) return absolute;
+  const int errnum = errno;
+  if (errnum == ENOENT) return not_found(path, what + " does not exist");
+  if (errnum == ENOTDIR) return failure(path, what + " is not a directory");
+  if (errnum != ELOOP) return failure(path, errno_text(errnum));
+  char resolved[PATH_MAX];
+  if (!::realpath(absolute.c_str(), resolved)) return usage_error(path, what + " is reached through a symlink");
+  return usage_error(path, what + " is reached through a symlink; give its real path " + resolved);
 }
 
-bool is_mounted(const std::vector<MountEntry>& mounts, const std::string& target) {
+bool is_mounted(const std::vector<MountEntry>& mounts, const std::string& target, MountId mnt_id = 0) {
   return std::any_of(mounts.begin(), mounts.end(),
-                     [&](const MountEntry& entry) { return is_ovlmount_mount(entry, target); });
+                     [&](const MountEntry& entry) { return is_ovlmount_mount(entry, target, mnt_id); });
+}
+
+// Where the overlay `record` describes is mounted now: its target, or another path when a
+// parent dir has been renamed since; nullopt when it is gone. Records without a mount ID
+// match any ovlmount overlay at their target.
+std::optional<std::string> mounted_at(const std::vector<MountEntry>& mounts, const MountRecord& record) {
+  for (const MountEntry& entry : mounts)
+    if (record.mnt_id != 0 ? entry.id == record.mnt_id && is_ovlmount_mount(entry, entry.target)
+                           : is_ovlmount_mount(entry, record.target))
+      return entry.target;
+  return std::nullopt;
+}
+
+bool is_mounted(const std::vector<MountEntry>& mounts, const MountRecord& record) {
+  return mounted_at(mounts, record).has_value();
 }
 
 // The steps of a mount to undo if it fails: run newest first on destruction unless disarmed.
@@ -90,8 +114,8 @@ Result<bool> is_empty_dir(const std::string& path) {
 Result<std::pair<std::string, std::string>> prepare_upper_work(const MountArgs& args,
                                                                const std::vector<std::string>& store_roots,
                                                                const std::string& target, Rollback& rollback) {
-  const std::string wanted_upper = absolute_path(args.upper);
-  const std::string wanted_work = absolute_path(args.work);
+  const std::string wanted_upper = resolved_path(args.upper);
+  const std::string wanted_work = resolved_path(args.work);
   for (const auto& [path, name] : {std::pair{wanted_upper, "upper dir"}, std::pair{wanted_work, "work dir"}}) {
     for (const std::string& root : store_roots)
       if (is_within(path, root) || is_within(root, path))
@@ -209,11 +233,11 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
   const RootDir& volume_root = resolved->store->store->volume_root();
   const std::vector<std::string> store_roots{data_root.path(), volume_root.path()};
   const Stack* image = &resolved->stack;
-  const std::string state_dir = absolute_path(registry.dir());
+  const std::string state_dir = resolved_path(registry.dir());
   for (const std::string& root : store_roots)
     if (is_within(state_dir, root) || is_within(root, state_dir))
       return usage_error(registry.dir(), "state dir overlaps the data root " + root + " (it is never written)");
-  auto target = canonical_dir(args.target, "mount target");
+  auto target = real_target_dir(args.target, "mount target");
   if (!target) return target.error();
   for (const std::string& root : store_roots)
     if (is_within(*target, root) || is_within(root, *target))
@@ -222,8 +246,8 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
   request.target = *target;
   if (args.dry_run) {
     if (!args.upper.empty()) {
-      request.upper = absolute_path(args.upper);
-      request.work = absolute_path(args.work);
+      request.upper = resolved_path(args.upper);
+      request.work = resolved_path(args.work);
     } else if (args.writable) {
       request.upper = registry.dir() + "/scratch/<new>/upper";
       request.work = registry.dir() + "/scratch/<new>/work";
@@ -276,27 +300,31 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
   rollback.add([&registry, target = record.target, previous = *stale] {
     (void)(previous ? registry.save(*previous) : registry.remove(target));
   });
-  if (auto mounted = mounter.mount(plan, data_root); !mounted) return mounted.error();
+  fault_point("mount.recorded");
+  auto mounted = mounter.mount(plan, data_root);
+  if (!mounted) return mounted.error();
+  fault_point("mount.mounted");
   std::vector<std::string> bound;
-  rollback.add([&mounter, &bound, target = plan.target] {
-    for (auto sub = bound.rbegin(); sub != bound.rend(); ++sub) (void)mounter.unmount(*sub, true);
-    (void)mounter.unmount(target, true);
+  rollback.add([&mounter, &bound, target = plan.target, mnt_id = *mounted] {
+    for (auto sub = bound.rbegin(); sub != bound.rend(); ++sub) (void)mounter.unmount(*sub, true, 0);
+    (void)mounter.unmount(target, true, mnt_id);
   });
   for (const BindPlan& bind : plan.binds) {
     if (auto done = mounter.bind(plan, bind, volume_root); done) {
       bound.push_back(bind.target);
+      fault_point("mount.volume_bound");
     } else {
       Error skipped = done.error();
       skipped.problem = "not bound: " + skipped.problem;
       err << skipped.message() << "\n";
     }
   }
-  if (bound != record.submounts) {
-    record.submounts = bound;
-    if (auto saved = registry.save(record); !saved) return saved.error();
-  }
+  record.submounts = bound;
+  record.mnt_id = *mounted;
+  if (auto saved = registry.save(record); !saved) return saved.error();
   rollback.disarm();
   if (*stale && !(*stale)->scratch.empty()) (void)registry.remove_scratch((*stale)->scratch);
+  fault_point("mount.done");
   out << "mounted ";
   if (image->container)
     out << "container " << escape(image->container->name) << " (" << image->container->id.substr(0, 12) << ", image ";
@@ -311,7 +339,7 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
 
 Result<void> mount_every_container(const Stores& stores, const MountArgs& args, const Registry& registry,
                                    Mounter& mounter, const MountTable& table, std::ostream& out, std::ostream& err) {
-  auto dir = canonical_dir(args.target, "directory for the container mounts");
+  auto dir = real_target_dir(args.target, "directory for the container mounts");
   if (!dir) return dir.error();
   std::optional<Error> first_failure;
   for (const StoreEntry& entry : stores.entries()) {
@@ -344,18 +372,28 @@ Result<void> mount_every_container(const Stores& stores, const MountArgs& args, 
 Result<void> forget_record(const MountRecord& record, const Registry& registry) {
   if (!record.scratch.empty())
     if (auto removed = registry.remove_scratch(record.scratch); !removed) return removed.error();
+  fault_point("forget.scratch_removed");
   return registry.remove(record.target);
 }
 
 // Unmounts (when mounted) and forgets one recorded target, its submounts first.
 Result<void> unmount_record(const MountRecord& record, const std::vector<MountEntry>& mounts, bool lazy,
                             const Registry& registry, Mounter& mounter) {
-  for (auto sub = record.submounts.rbegin(); sub != record.submounts.rend(); ++sub)
-    if (is_mount_point(mounts, *sub))
-      if (auto unmounted = mounter.unmount(*sub, lazy); !unmounted) return unmounted.error();
-  if (is_mounted(mounts, record.target))
-    if (auto unmounted = mounter.unmount(record.target, lazy); !unmounted) return unmounted.error();
-  return forget_record(record, registry);
+  for (auto sub = record.submounts.rbegin(); sub != record.submounts.rend(); ++sub) {
+    if (!is_mount_point(mounts, *sub)) continue;
+    if (auto unmounted = mounter.unmount(*sub, lazy, 0); !unmounted) return unmounted.error();
+    fault_point("umount.submount_unmounted");
+  }
+  if (const auto where = mounted_at(mounts, record)) {
+    if (*where != record.target)
+      return mount_error(record.target, "its overlay was moved to " + *where +
+                                            " (a parent dir was renamed); rename it back, then umount");
+    if (auto unmounted = mounter.unmount(record.target, lazy, record.mnt_id); !unmounted) return unmounted.error();
+    fault_point("umount.overlay_unmounted");
+  }
+  if (auto forgotten = forget_record(record, registry); !forgotten) return forgotten.error();
+  fault_point("umount.record_removed");
+  return {};
 }
 
 // The registry, locked, with its records and the mount table read under the lock.
@@ -424,16 +462,20 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
   if (!lock) return lock.error();
   auto mounts = table.read();
   if (!mounts) return mounts.error();
-  const std::string target = absolute_path(args.target);
+  std::string target = absolute_normal_path(args.target);
   auto record = registry.find(target);
+  if (record && !*record && resolved_path(args.target) != target) {
+    target = resolved_path(args.target);
+    record = registry.find(target);
+  }
   if (!record) return record.error();
-  const bool mounted = is_mounted(*mounts, target);
   if (!*record) {
     if (!args.force) return not_found(target, "not mounted by ovlmount (use --force to unmount it anyway)");
-    if (auto unmounted = mounter.unmount(target, args.lazy); !unmounted) return unmounted.error();
+    if (auto unmounted = mounter.unmount(target, args.lazy, 0); !unmounted) return unmounted.error();
     out << "unmounted " << escape(target) << "\n";
     return {};
   }
+  const bool mounted = is_mounted(*mounts, **record);
   if (auto done = unmount_record(**record, *mounts, args.lazy, registry, mounter); !done) return done.error();
   out << (mounted ? "unmounted " : "forgot (already unmounted) ") << escape(target) << "\n";
   return {};
@@ -450,14 +492,14 @@ Result<void> run_list(bool json, const Registry& registry, const MountTable& tab
     json::array records;
     for (const MountRecord& record : listing.records) {
       json::object entry = record_to_json(record);
-      entry["state"] = is_mounted(mounts, record.target) ? "mounted" : "gone";
+      entry["state"] = is_mounted(mounts, record) ? "mounted" : "gone";
       records.push_back(std::move(entry));
     }
     out << json::serialize(records) << "\n";
     return {};
   }
   for (const MountRecord& record : listing.records)
-    out << escape(record.target) << "  " << (is_mounted(mounts, record.target) ? "mounted" : "gone") << "  "
+    out << escape(record.target) << "  " << (is_mounted(mounts, record) ? "mounted" : "gone") << "  "
         << record.image_id.substr(7, 12) << "  " << escape(record.reference)
         << (record.upper.empty() ? "  ro" : "  rw") << "\n";
   return {};
@@ -470,13 +512,17 @@ Result<void> run_cleanup(const Registry& registry, const MountTable& table, std:
 
   std::vector<std::string> kept_scratch;
   for (const MountRecord& record : state->listing.records) {
-    if (is_mounted(state->mounts, record.target)) {
+    if (is_mounted(state->mounts, record)) {
       kept_scratch.push_back(record.scratch);
       continue;
     }
     if (auto done = forget_record(record, registry); !done) return done.error();
     out << "forgot " << escape(record.target) << " (no longer mounted)\n";
+    fault_point("cleanup.record_forgotten");
   }
+  auto temporaries = registry.remove_temporaries();
+  if (!temporaries) return temporaries.error();
+  if (*temporaries > 0) out << "removed " << *temporaries << " unfinished record file(s)\n";
   if (!state->listing.problems.empty()) {
     err << failure(registry.dir(), "unreadable records, so scratch dirs are kept").message() << "\n";
     return {};
@@ -490,6 +536,7 @@ Result<void> run_cleanup(const Registry& registry, const MountTable& table, std:
     if (*in_use) continue;
     if (auto removed = registry.remove_scratch(dir); !removed) return removed.error();
     out << "removed orphan scratch dir " << escape(dir) << "\n";
+    fault_point("cleanup.scratch_removed");
   }
   return {};
 }

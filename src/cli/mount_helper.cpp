@@ -72,7 +72,7 @@ Result<void> apply_option(const std::string& name, const std::string& value, boo
   else if (name == "containerd-root") args.stores.containerd_root = value;
   else if (name == "storage-root") args.stores.storage_root = value;
   else if (name == "namespace") args.stores.containerd_namespace = value;
-  else if (name == "state-dir") args.state_dir = absolute_normal_path(value);
+  else if (name == "state-dir") args.state_dir = resolved_path(value);
   else if (name == "store") {
     if (value != "docker" && value != "containers-storage" && value != "containerd")
       return failure(name, "\"" + value + "\" is not a store kind (docker, containers-storage, containerd)");
@@ -219,7 +219,7 @@ int mount_helper(const std::vector<std::string>& argv) {
   if (!stores) return report(stores.error(), HelperExit::failure);
   const Registry registry(args->state_dir);
   const ProcMountTable table;
-  LibmountMounter mounter;
+  KernelMounter mounter;
   std::ostringstream quiet;
   std::ostream& out = args->verbose ? std::cout : quiet;
   const std::string target = canonical_path(args->mount.target);
@@ -247,7 +247,7 @@ int umount_helper(const std::vector<std::string>& argv) {
   const std::string target = canonical_path(args->target);
   const Registry registry(registered_state_dir(target));
   const ProcMountTable table;
-  LibmountMounter mounter;
+  KernelMounter mounter;
   UmountArgs umount;
   umount.target = target;
   umount.force = true;

@@ -17,4 +17,12 @@ std::string absolute_normal_path(const std::string& path) {
   return normal;
 }
 
+std::string resolved_path(const std::string& path) {
+  std::error_code ec;
+  std::string resolved = std::filesystem::weakly_canonical(path, ec).string();
+  if (ec || resolved.empty()) return absolute_normal_path(path);
+  while (resolved.size() > 1 && resolved.back() == '/') resolved.pop_back();
+  return resolved;
+}
+
 }  // namespace ovlmount

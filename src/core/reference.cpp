@@ -133,10 +133,9 @@ std::pair<std::string, std::string> split_domain(std::string_view name) {
 
 std::string ImageRef::familiar_name() const {
   if (domain != default_domain) return domain + "/" + path;
+  if (!path.starts_with(official_repo_prefix)) return path;
   const std::string_view rest = std::string_view(path).substr(official_repo_prefix.size());
-  if (path.starts_with(official_repo_prefix) && rest.find('/') == std::string_view::npos)
-    return std::string(rest);
-  return path;
+  return rest.find('/') == std::string_view::npos ? std::string(rest) : path;
 }
 
 std::string ImageRef::store_key() const {

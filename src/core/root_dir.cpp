@@ -26,6 +26,7 @@ Error open_error(const std::string& path, int errnum) {
     case ENOTDIR: return corrupt(path, "a path element is not a directory");
     case ELOOP:
     case EXDEV: return corrupt(path, "refusing to follow a symlink or leave the data root");
+    case ENXIO: return corrupt(path, "not a regular file (a socket)");
     case EACCES:
     case EPERM: return failure(path, "permission denied");
     default: return failure(path, errno_text(errnum));
@@ -69,12 +70,32 @@ Result<UniqueFd> BeneathRoot::open_beneath(std::string_view relative, int flags)
   return UniqueFd(static_cast<int>(fd));
 }
 
+// A device node, FIFO or socket planted in a store is never opened for reading: opening a device
+// can act on it (a tape rewinds, a watchdog starts) and a FIFO can block. The O_PATH descriptor
+// is reopened through /proc/self/fd, so the file checked is the file read.
+Result<UniqueFd> BeneathRoot::open_for_reading(std::string_view relative, bool directory_ok) const {
+  auto path_fd = open_beneath(relative, O_PATH | O_NOFOLLOW);
+  if (!path_fd) return path_fd.error();
+  struct stat st {};
+  if (::fstat(path_fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
+  if (S_ISLNK(st.st_mode)) return open_error(absolute(relative), ELOOP);
+  if (!S_ISREG(st.st_mode) && !(directory_ok && S_ISDIR(st.st_mode)))
+    return corrupt(absolute(relative), directory_ok ? "not a regular file or directory" : "not a regular file");
+  const std::string reopen = "/proc/self/fd/" + std::to_string(path_fd->get());
+  int fd = ::open(reopen.c_str(), O_RDONLY | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == EPERM) fd = ::open(reopen.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return failure(absolute(relative), errno_text(errno));
+  return UniqueFd(fd);
+}
+
 Result<std::string> BeneathRoot::read_file(std::string_view relative, size_t max_size) const {
-  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK);
+  auto fd = open_for_reading(relative, false);
   if (!fd) return fd.error();
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
   if (!S_ISREG(st.st_mode)) return corrupt(absolute(relative), "not a regular file");
+  if (st.st_nlink > 1)
+    return corrupt(absolute(relative), "metadata file has " + std::to_string(st.st_nlink) + " hard links");
   if (static_cast<size_t>(st.st_size) > max_size)
     return corrupt(absolute(relative), "file is larger than " + std::to_string(max_size) + " bytes");
   std::string content(static_cast<size_t>(st.st_size), '\0');
@@ -221,7 +242,7 @@ Result<std::optional<FileStat>> BeneathRoot::stat(std::string_view relative) con
 }
 
 Result<UniqueFd> BeneathRoot::open_file(std::string_view relative) const {
-  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK);
+  auto fd = open_for_reading(relative, false);
   if (!fd) return fd.error();
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
@@ -230,7 +251,7 @@ Result<UniqueFd> BeneathRoot::open_file(std::string_view relative) const {
 }
 
 Result<std::optional<std::string>> BeneathRoot::xattr(std::string_view relative, const std::string& name) const {
-  auto fd = open_beneath(relative, O_RDONLY | O_NOATIME | O_NOFOLLOW | O_NONBLOCK);
+  auto fd = open_for_reading(relative, true);
   if (!fd) return fd.error();
   struct stat st {};
   if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));

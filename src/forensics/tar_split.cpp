@@ -4,6 +4,8 @@
 // line is parsed on its own with Boost.JSON, so memory stays bounded whatever the file holds.
 #include "ovlmount/forensics/tar_split.hpp"
 
+#include "ovlmount/core/json_input.hpp"
+
 #include <boost/json.hpp>
 #include <zlib.h>
 
@@ -33,6 +35,9 @@ constexpr std::size_t tar_block_size = 512;
 constexpr std::size_t tar_checksum_offset = 148;
 constexpr std::size_t tar_checksum_length = 8;
 constexpr std::size_t tar_typeflag_offset = 156;
+// What one entry's parse may take: a line of tar_split_max_line bytes such as "[0,0,0,...]"
+// would otherwise cost about 400 MiB; a real entry (at most a 1 MiB PAX header) takes little.
+constexpr std::size_t max_entry_memory = std::size_t{64} << 20;
 
 constexpr std::array<std::int8_t, 256> base64_values = [] {
   std::array<std::int8_t, 256> values{};
@@ -260,8 +265,7 @@ std::optional<char> TarSplitReader::typeflag_of_last_header() const {
 
 Result<void> TarSplitReader::parse_entry(std::string_view line, TarSplitEntry& entry) {
   boost::system::error_code ec;
-  json::monotonic_resource memory;
-  const json::value value = json::parse(line, ec, &memory);
+  const json::value value = parse_untrusted_json(line, ec, max_entry_memory);
   if (ec) return corrupt_entry("not valid JSON: " + ec.message());
   const json::object* object = value.if_object();
   if (!object) return corrupt_entry("not a JSON object");
@@ -351,7 +355,11 @@ Result<bool> TarSplitReader::next(TarSplitEntry& entry) {
     auto line = next_line();
     if (!line) return line.error();
     if (!*line) return false;
-    if ((*line)->find_first_not_of(" \t\r") == std::string_view::npos) continue;
+    if ((*line)->find_first_not_of(" \t\r") == std::string_view::npos) {
+      if (++blank_lines_ > tar_split_max_blank_lines)
+        return corrupt(display_name_, "more than " + std::to_string(tar_split_max_blank_lines) + " blank lines");
+      continue;
+    }
     if (auto parsed = parse_entry(**line, entry); !parsed) return parsed.error();
     return true;
   }

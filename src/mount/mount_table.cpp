@@ -5,6 +5,7 @@
 
 #include <libmount/libmount.h>
 
+#include <algorithm>
 #include <memory>
 
 namespace ovlmount {
@@ -25,15 +26,16 @@ Result<std::vector<MountEntry>> ProcMountTable::read() const {
   libmnt_fs* fs = nullptr;
   while (mnt_table_next_fs(table.get(), iter.get(), &fs) == 0) {
     char* options = mnt_fs_strdup_options(fs);
-    entries.push_back({text_or_empty(mnt_fs_get_target(fs)), text_or_empty(mnt_fs_get_fstype(fs)),
+    entries.push_back({static_cast<std::uint64_t>(std::max(mnt_fs_get_id(fs), 0)), text_or_empty(mnt_fs_get_target(fs)), text_or_empty(mnt_fs_get_fstype(fs)),
                        text_or_empty(mnt_fs_get_source(fs)), text_or_empty(options)});
     std::free(options);
   }
   return entries;
 }
 
-bool is_ovlmount_mount(const MountEntry& entry, const std::string& target) {
-  return entry.target == target && entry.fstype == "overlay" && entry.source == mount_source;
+bool is_ovlmount_mount(const MountEntry& entry, const std::string& target, std::uint64_t mnt_id) {
+  return entry.target == target && entry.fstype == "overlay" && entry.source == mount_source &&
+         (mnt_id == 0 || entry.id == mnt_id);
 }
 
 }  // namespace ovlmount

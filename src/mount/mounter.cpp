@@ -1,14 +1,12 @@
-// Why: see mounter.hpp. libmount 2.38 (Debian 12) mounts with mount(2); helpers and utab are
-// disabled so nothing but the kernel call happens and nothing is written outside the target.
-// libmount 2.39 and later pass each option through fsconfig(2), which takes at most 256 bytes
-// a value: a lowerdir of more than about 13 layers is longer. With such a libmount, mount data
-// over 255 bytes goes through the same mount(2) call libmount 2.38 makes, made directly.
-// The kernel explains an overlay refusal only in its log, so the log position is noted before
-// the call and the overlayfs lines written during it are added to the error.
+// Why: see mounter.hpp. Nothing here resolves a path the caller gave by following symlinks:
+// the target, upper/work and every bind destination are opened with RESOLVE_NO_SYMLINKS and the
+// kernel is handed the descriptor, so swapping a path component for a symlink mid-call makes the
+// call fail instead of mounting somewhere else. Unmounting checks the mount ID of what is there
+// before detaching it. The kernel explains an overlay refusal in the fs context's log (new API)
+// or in its own log (mount(2)); the last overlayfs message is added to the error.
 #include "ovlmount/mount/mounter.hpp"
 
 #include <fcntl.h>
-#include <libmount/libmount.h>
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <sys/mount.h>
@@ -23,17 +21,6 @@
 
 namespace ovlmount {
 namespace {
-
-using Context = std::unique_ptr<libmnt_context, void (*)(libmnt_context*)>;
-
-Context new_context() {
-  Context context(mnt_new_context(), mnt_free_context);
-  if (context) {
-    mnt_context_disable_helpers(context.get(), 1);
-    mnt_context_disable_mtab(context.get(), 1);
-  }
-  return context;
-}
 
 // Reads the kernel log records written after the descriptor was opened (at the end).
 class KernelLog {
@@ -87,116 +74,197 @@ std::string mount_problem(int errnum, const MountPlan& plan) {
   }
 }
 
-Result<UniqueFd> open_path(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    const int errnum = errno;
-    if (errnum == ENOENT) return not_found(path, "no such directory");
-    return failure(path, errno_text(errnum));
-  }
-  return UniqueFd(fd);
-}
-
 std::string fd_path(const UniqueFd& fd) { return "/proc/self/fd/" + std::to_string(fd.get()); }
 
-// The syscall's errno if libmount got that far, else libmount's negative return code.
-int context_errno(libmnt_context* context, int rc) {
-  if (mnt_context_syscall_called(context)) return mnt_context_get_syscall_errno(context);
-  return rc < 0 ? -rc : EINVAL;
+// Opens the absolute `path` with `flags` without following any symlink in any component.
+Result<UniqueFd> open_no_symlinks(const std::string& path, int flags, const std::string& what) {
+  UniqueFd fd = open_without_symlinks(path, flags);
+  if (fd) return fd;
+  switch (errno) {
+    case ENOENT: return not_found(path, what + " does not exist");
+    case ENOTDIR: return mount_error(path, what + " is not a directory");
+    case ELOOP:
+    case EXDEV: return mount_error(path, what + " is reached through a symlink (changed while mounting?); refused");
+    default: return mount_error(path, what + ": " + errno_text(errno));
+  }
 }
 
-constexpr size_t max_fsconfig_value = 255;
-
-bool libmount_limits_option_values() {
-  const char* version = nullptr;
-  int major = 0;
-  int minor = 0;
-  if (mnt_get_library_version(&version) < 0 || !version || std::sscanf(version, "%d.%d", &major, &minor) != 2)
-    return false;
-  return major > 2 || (major == 2 && minor >= 39);
+MountId mount_id_of(int fd, const char* name, int flags) {
+  struct statx st {};
+  if (::statx(fd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &st) != 0) return 0;
+  return (st.stx_mask & STATX_MNT_ID) ? st.stx_mnt_id : 0;
 }
 
-// Mounts through libmount; returns 0 or the errno of the failure.
-int mount_with_libmount(const MountPlan& plan, const std::string& data) {
-  const Context context = new_context();
-  if (!context) return ENOMEM;
-  mnt_context_disable_canonicalize(context.get(), 1);
-  const std::string options = std::string(plan.read_only() ? "ro" : "rw") + (plan.devices ? ",nosuid," : ",nosuid,nodev,") + data;
-  if (mnt_context_set_fstype(context.get(), "overlay") != 0 ||
-      mnt_context_set_source(context.get(), std::string(mount_source).c_str()) != 0 ||
-      mnt_context_set_target(context.get(), plan.target.c_str()) != 0 ||
-      mnt_context_set_options(context.get(), options.c_str()) != 0)
-    return EINVAL;
-  const int rc = mnt_context_mount(context.get());
-  if (rc == 0 && mnt_context_get_status(context.get()) == 1) return 0;
-  return context_errno(context.get(), rc);
+// The last error message the kernel left in the fs context `fs`, or "".
+std::string fs_context_message(int fs) {
+  std::string last;
+  char message[1024];
+  while (true) {
+    const ssize_t n = ::read(fs, message, sizeof message - 1);
+    if (n <= 0) break;
+    if (n > 2 && message[0] == 'e' && message[1] == ' ') last.assign(message + 2, static_cast<size_t>(n - 2));
+  }
+  return last;
+}
+
+// The layers, opened: lowers top first, then upper and work when the plan is writable.
+struct LayerFds {
+  std::vector<UniqueFd> lowers;
+  UniqueFd upper;
+  UniqueFd work;
+};
+
+Result<LayerFds> open_layers(const MountPlan& plan, const RootDir& data_root) {
+  LayerFds layers;
+  for (const auto& dir : plan.layer_dirs) {
+    auto fd = data_root.open_dir(dir);
+    if (!fd) return fd.error();
+    layers.lowers.push_back(std::move(*fd));
+  }
+  if (!plan.empty_lower.empty()) {
+    auto fd = open_no_symlinks(plan.empty_lower, O_PATH | O_DIRECTORY, "empty lower dir");
+    if (!fd) return fd.error();
+    layers.lowers.push_back(std::move(*fd));
+  }
+  if (!plan.read_only()) {
+    auto upper = open_no_symlinks(plan.upper, O_PATH | O_DIRECTORY, "upper dir");
+    if (!upper) return upper.error();
+    auto work = open_no_symlinks(plan.work, O_PATH | O_DIRECTORY, "work dir");
+    if (!work) return work.error();
+    layers.upper = std::move(*upper);
+    layers.work = std::move(*work);
+  }
+  return layers;
+}
+
+// Passes directory `dir` as overlay parameter `key`: the descriptor itself where the kernel
+// takes one (Linux 6.13), else its /proc/self/fd path. Returns 0 or the errno.
+int set_layer(int fs, const char* key, const UniqueFd& dir) {
+  if (::syscall(SYS_fsconfig, fs, FSCONFIG_SET_FD, key, nullptr, dir.get()) == 0) return 0;
+  if (errno != EINVAL) return errno;
+  const std::string path = fd_path(dir);
+  return ::syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, key, path.c_str(), 0) == 0 ? 0 : errno;
+}
+
+// The outcome of building the overlay with the new mount API.
+struct Detached {
+  UniqueFd mount;      // the detached overlay, when made
+  int errnum = 0;      // why not, when the kernel refused
+  std::string detail;  // the kernel's message, if any
+  bool unsupported = false;  // the kernel cannot take layers one by one: use mount(2)
+};
+
+Detached make_detached(const MountPlan& plan, const LayerFds& layers) {
+  Detached result;
+  const UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
+  if (!fs) {
+    result.unsupported = errno == ENOSYS;
+    result.errnum = errno;
+    return result;
+  }
+  const auto refused = [&](int errnum) {
+    result.errnum = errnum;
+    result.detail = fs_context_message(fs.get());
+    return std::move(result);
+  };
+  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_SET_STRING, "source", std::string(mount_source).c_str(), 0) != 0)
+    return refused(errno);
+  for (size_t i = 0; i < layers.lowers.size(); ++i) {
+    if (const int errnum = set_layer(fs.get(), "lowerdir+", layers.lowers[i]); errnum != 0) {
+      result.unsupported = i == 0 && errnum == EINVAL;
+      return refused(errnum);
+    }
+  }
+  if (layers.upper) {
+    if (const int errnum = set_layer(fs.get(), "upperdir", layers.upper); errnum != 0) return refused(errnum);
+    if (const int errnum = set_layer(fs.get(), "workdir", layers.work); errnum != 0) return refused(errnum);
+  }
+  if (::syscall(SYS_fsconfig, fs.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0) != 0) return refused(errno);
+  unsigned attributes = MOUNT_ATTR_NOSUID;
+  if (!plan.devices) attributes |= MOUNT_ATTR_NODEV;
+  if (plan.read_only()) attributes |= MOUNT_ATTR_RDONLY;
+  result.mount = UniqueFd(static_cast<int>(::syscall(SYS_fsmount, fs.get(), FSMOUNT_CLOEXEC, attributes)));
+  if (!result.mount) return refused(errno);
+  return result;
+}
+
+Error refusal(const MountPlan& plan, int errnum, const std::string& detail) {
+  std::string problem = mount_problem(errnum, plan);
+  if (!detail.empty()) problem += "; kernel: " + detail;
+  return mount_error(plan.target, problem);
+}
+
+// Mounts with one mount(2) call onto the target's descriptor (kernels before "lowerdir+").
+Result<MountId> mount_legacy(const MountPlan& plan, const LayerFds& layers, const UniqueFd& target) {
+  std::vector<std::string> lowers;
+  for (const UniqueFd& fd : layers.lowers) lowers.push_back(fd_path(fd));
+  const std::string upper = layers.upper ? fd_path(layers.upper) : "";
+  const std::string work = layers.work ? fd_path(layers.work) : "";
+  auto data = overlay_data(plan, lowers, upper, work);
+  if (!data) return data.error();
+  const KernelLog log;
+  if (::mount(std::string(mount_source).c_str(), fd_path(target).c_str(), "overlay", plan.flags(), data->c_str()) != 0)
+    return refusal(plan, errno, log.last_overlay_message());
+  auto mounted = open_no_symlinks(plan.target, O_PATH | O_DIRECTORY, "mount target");
+  struct statfs mounted_fs {};
+  if (!mounted || ::fstatfs(mounted->get(), &mounted_fs) != 0 || mounted_fs.f_type != OVERLAYFS_SUPER_MAGIC)
+    return mount_error(plan.target, "mounted, but the target path changed during the mount and no longer leads "
+                                    "to the overlay; find it in /proc/self/mountinfo");
+  return mount_id_of(mounted->get(), "", AT_EMPTY_PATH);
 }
 
 }  // namespace
 
-Result<void> LibmountMounter::mount(const MountPlan& plan, const RootDir& data_root) {
-  std::vector<UniqueFd> fds;
-  std::vector<std::string> lowers;
-  for (const auto& dir : plan.layer_dirs) {
-    auto fd = data_root.open_dir(dir);
-    if (!fd) return fd.error();
-    lowers.push_back(fd_path(*fd));
-    fds.push_back(std::move(*fd));
+Result<MountId> KernelMounter::mount(const MountPlan& plan, const RootDir& data_root) {
+  auto target = open_no_symlinks(plan.target, O_PATH | O_DIRECTORY, "mount target");
+  if (!target) return target.error();
+  auto layers = open_layers(plan, data_root);
+  if (!layers) return layers.error();
+  Detached detached = make_detached(plan, *layers);
+  if (detached.unsupported) return mount_legacy(plan, *layers, *target);
+  if (!detached.mount) return refusal(plan, detached.errnum, detached.detail);
+  if (::syscall(SYS_move_mount, detached.mount.get(), "", target->get(), "",
+                MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+    return refusal(plan, errno, "");
+  const MountId id = mount_id_of(detached.mount.get(), "", AT_EMPTY_PATH);
+  auto landed = open_no_symlinks(plan.target, O_PATH | O_DIRECTORY, "mount target");
+  if (!landed || mount_id_of(landed->get(), "", AT_EMPTY_PATH) != id) {
+    ::umount2(fd_path(detached.mount).c_str(), MNT_DETACH);
+    return mount_error(plan.target, "the path changed during the mount (a directory was renamed or swapped for a "
+                                    "symlink); nothing is mounted");
   }
-  if (!plan.empty_lower.empty()) {
-    auto fd = open_path(plan.empty_lower);
-    if (!fd) return fd.error();
-    lowers.push_back(fd_path(*fd));
-    fds.push_back(std::move(*fd));
-  }
-  std::string upper, work;
-  if (!plan.read_only()) {
-    auto upper_fd = open_path(plan.upper);
-    if (!upper_fd) return upper_fd.error();
-    auto work_fd = open_path(plan.work);
-    if (!work_fd) return work_fd.error();
-    upper = fd_path(*upper_fd);
-    work = fd_path(*work_fd);
-    fds.push_back(std::move(*upper_fd));
-    fds.push_back(std::move(*work_fd));
-  }
-  auto data = overlay_data(plan, lowers, upper, work);
-  if (!data) return data.error();
-
-  const KernelLog log;
-  int errnum = 0;
-  if (data->size() > max_fsconfig_value && libmount_limits_option_values())
-    errnum = ::mount(std::string(mount_source).c_str(), plan.target.c_str(), "overlay", plan.flags(), data->c_str()) == 0
-                 ? 0
-                 : errno;
-  else
-    errnum = mount_with_libmount(plan, *data);
-  if (errnum == 0) return {};
-  std::string problem = mount_problem(errnum, plan);
-  if (const std::string detail = log.last_overlay_message(); !detail.empty())
-    problem += "; kernel: " + detail;
-  return mount_error(plan.target, problem);
+  return id;
 }
 
-Result<void> LibmountMounter::unmount(const std::string& target, bool lazy) {
-  const Context context = new_context();
-  if (!context) return mount_error(target, "cannot create a libmount context");
-  if (mnt_context_set_target(context.get(), target.c_str()) != 0)
-    return mount_error(target, "cannot set up the libmount context");
-  if (lazy) mnt_context_enable_lazy(context.get(), 1);
-  const int rc = mnt_context_umount(context.get());
-  if (rc == 0 && mnt_context_get_status(context.get()) == 1) return {};
-  const int errnum = context_errno(context.get(), rc);
-  switch (errnum) {
+Result<void> KernelMounter::unmount(const std::string& target, bool lazy, MountId expected) {
+  const size_t slash = target.find_last_of('/');
+  if (target.empty() || target[0] != '/' || slash + 1 == target.size())
+    return mount_error(target, "not a mount point ovlmount can unmount (give an absolute path below /)");
+  const std::string parent_path = slash == 0 ? "/" : target.substr(0, slash);
+  const std::string name = target.substr(slash + 1);
+  auto parent = open_no_symlinks(parent_path, O_PATH | O_DIRECTORY, "parent of the mount point");
+  if (!parent) return parent.error();
+  struct statx st {};
+  if (::statx(parent->get(), name.c_str(), AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_TYPE | STATX_MNT_ID, &st) != 0)
+    return errno == ENOENT ? not_found(target, "does not exist") : mount_error(target, errno_text(errno));
+  if (S_ISLNK(st.stx_mode)) return mount_error(target, "is a symlink, which is never followed; refused");
+  if ((st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) && !(st.stx_attributes & STATX_ATTR_MOUNT_ROOT))
+    return mount_error(target, "not a mount point");
+  if (expected != 0 && (st.stx_mask & STATX_MNT_ID) && st.stx_mnt_id != expected)
+    return mount_error(target, "is no longer the mount ovlmount made (mount ID " + std::to_string(st.stx_mnt_id) +
+                                   ", recorded " + std::to_string(expected) + ")");
+  const std::string beneath_parent = fd_path(*parent) + "/" + name;
+  if (::umount2(beneath_parent.c_str(), UMOUNT_NOFOLLOW | (lazy ? MNT_DETACH : 0)) == 0) return {};
+  switch (errno) {
     case EBUSY: return mount_error(target, "target is busy (a process uses it; try --lazy)");
     case EINVAL: return mount_error(target, "not a mount point");
     case EPERM:
     case EACCES: return mount_error(target, "permission denied (unmounting needs root)");
-    default: return mount_error(target, "unmount failed: " + errno_text(errnum));
+    default: return mount_error(target, "unmount failed: " + errno_text(errno));
   }
 }
 
-Result<void> LibmountMounter::bind(const MountPlan& plan, const BindPlan& bind, const RootDir& data_root) {
+Result<void> KernelMounter::bind(const MountPlan& plan, const BindPlan& bind, const RootDir& data_root) {
   UniqueFd source;
   if (bind.in_store) {
     auto fd = data_root.open_dir(bind.source);
@@ -207,15 +275,15 @@ Result<void> LibmountMounter::bind(const MountPlan& plan, const BindPlan& bind, 
     if (!source) return errno == ENOENT ? not_found(bind.source, "bind source does not exist")
                                         : failure(bind.source, errno_text(errno));
   }
-  const UniqueFd overlay(::open(plan.target.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  auto overlay = open_no_symlinks(plan.target, O_PATH | O_DIRECTORY, "mount target");
   struct statfs overlay_fs {};
-  if (!overlay || ::fstatfs(overlay.get(), &overlay_fs) != 0 || overlay_fs.f_type != OVERLAYFS_SUPER_MAGIC)
+  if (!overlay || ::fstatfs(overlay->get(), &overlay_fs) != 0 || overlay_fs.f_type != OVERLAYFS_SUPER_MAGIC)
     return mount_error(plan.target, "is no longer the overlay ovlmount mounted");
   open_how how{};
   how.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC;
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
   const std::string inside = bind.destination.substr(bind.destination.find_first_not_of('/'));
-  const UniqueFd destination(static_cast<int>(::syscall(SYS_openat2, overlay.get(), inside.c_str(), &how, sizeof how)));
+  const UniqueFd destination(static_cast<int>(::syscall(SYS_openat2, overlay->get(), inside.c_str(), &how, sizeof how)));
   if (!destination) {
     if (errno == ENOENT) return not_found(bind.target, "mount point does not exist in the mounted tree");
     if (errno == ELOOP || errno == EXDEV) return corrupt(bind.target, "mount point is reached through a symlink");
@@ -241,7 +309,7 @@ Result<void> LibmountMounter::bind(const MountPlan& plan, const BindPlan& bind, 
   private_propagation.propagation = MS_PRIVATE;
   if (::syscall(SYS_mount_setattr, tree.get(), "", AT_EMPTY_PATH, &private_propagation, sizeof private_propagation) != 0) {
     const int errnum = errno;
-    ::umount2(bind.target.c_str(), MNT_DETACH | UMOUNT_NOFOLLOW);
+    ::umount2(fd_path(tree).c_str(), MNT_DETACH);
     return mount_error(bind.target, "cannot make the bind private: " + errno_text(errnum));
   }
   return {};

@@ -3,6 +3,7 @@
 #include "ovlmount/mount/registry.hpp"
 
 #include "ovlmount/core/digest.hpp"
+#include "ovlmount/core/fault_point.hpp"
 #include "ovlmount/core/json_output.hpp"
 
 #include <boost/json.hpp>
@@ -73,7 +74,7 @@ Result<void> write_file_atomically(const std::string& path, const std::string& c
   const std::string temporary = path + ".tmp." + std::to_string(::getpid());
   {
     const UniqueFd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (!fd) return failure(temporary, "cannot create: " + errno_text(errno));
+    if (!fd) return failure(path, "cannot write the mount record: " + errno_text(errno));
     size_t done = 0;
     while (done < content.size()) {
       const ssize_t n = ::write(fd.get(), content.data() + done, content.size() - done);
@@ -81,16 +82,17 @@ Result<void> write_file_atomically(const std::string& path, const std::string& c
       if (n < 0) {
         const int errnum = errno;
         ::unlink(temporary.c_str());
-        return failure(temporary, "cannot write: " + errno_text(errnum));
+        return failure(path, "cannot write the mount record: " + errno_text(errnum));
       }
       done += static_cast<size_t>(n);
     }
     if (::fsync(fd.get()) != 0) {
       const int errnum = errno;
       ::unlink(temporary.c_str());
-      return failure(temporary, "cannot sync: " + errno_text(errnum));
+      return failure(path, "cannot write the mount record: " + errno_text(errnum));
     }
   }
+  fault_point("record.written");
   if (::rename(temporary.c_str(), path.c_str()) != 0) {
     const int errnum = errno;
     ::unlink(temporary.c_str());
@@ -146,6 +148,7 @@ json::object record_to_json(const MountRecord& record) {
           {"scratch", string_or_null(record.scratch)},
           {"writable", !record.upper.empty()},
           {"submounts", std::move(submounts)},
+          {"mnt_id", record.mnt_id},
           {"created", record.created}};
 }
 
@@ -186,6 +189,12 @@ Result<MountRecord> record_from_json(const std::string& text, const std::string&
       record.submounts.emplace_back(path.get_string());
     }
   }
+  if (const json::value* mnt_id = top->if_contains("mnt_id")) {
+    if (!mnt_id->is_number()) return corrupt(object, "record mnt_id is not a number");
+    boost::system::error_code number_error;
+    record.mnt_id = mnt_id->to_number<std::uint64_t>(number_error);
+    if (number_error) return corrupt(object, "record mnt_id is not a mount ID");
+  }
   if (const json::value* source = top->if_contains("source")) {
     if (source->is_string() && source->get_string() == "container") record.source = SourceKind::container;
     else if (!source->is_string() || source->get_string() != "image")
@@ -212,6 +221,7 @@ Result<UniqueFd> Registry::lock(bool exclusive) const {
   }
   const std::string path = dir_ + "/lock";
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd && !exclusive && errno == EROFS) fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) {
     if (!exclusive && errno == ENOENT) return UniqueFd();
     return failure(path, "cannot open the registry lock: " + errno_text(errno));
@@ -270,9 +280,27 @@ Result<void> Registry::remove(const std::string& target) const {
   return failure(path, "cannot remove record: " + errno_text(errno));
 }
 
+Result<size_t> Registry::remove_temporaries() const {
+  size_t removed = 0;
+  std::error_code ec;
+  fs::directory_iterator entries(dir_ + "/mounts", ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory) return removed;
+    return failure(dir_ + "/mounts", "cannot list records: " + ec.message());
+  }
+  for (const auto& entry : entries) {
+    if (entry.path().filename().string().find(".json.tmp.") == std::string::npos) continue;
+    if (::unlink(entry.path().c_str()) != 0 && errno != ENOENT)
+      return failure(entry.path().string(), "cannot remove unfinished record: " + errno_text(errno));
+    ++removed;
+  }
+  return removed;
+}
+
 Result<std::string> Registry::create_scratch() const {
   std::string pattern = dir_ + "/scratch/XXXXXX";
   if (!::mkdtemp(pattern.data())) return failure(dir_ + "/scratch", "cannot create scratch dir: " + errno_text(errno));
+  fault_point("scratch.created");
   for (const char* sub : {"/upper", "/work"}) {
     if (::mkdir((pattern + sub).c_str(), 0755) != 0) {
       const int errnum = errno;
@@ -281,6 +309,7 @@ Result<std::string> Registry::create_scratch() const {
       return failure(pattern + sub, "cannot create: " + errno_text(errnum));
     }
   }
+  fault_point("scratch.ready");
   return pattern;
 }
 

@@ -219,15 +219,29 @@ struct BoltFile::Walker {
     return std::nullopt;
   }
 
+  // Walks `page` in key order. Its keys must lie in [lower, upper), the range find() routes to
+  // it through the branch keys above (none: unbounded), so every key a walk shows, find() finds.
   Result<void> visit(const Page& page, int depth, std::optional<std::string>& previous_key,
-                     const std::function<Result<void>(const BoltItem&)>& visitor) {
+                     const std::function<Result<void>(const BoltItem&)>& visitor,
+                     std::optional<std::string_view> lower = std::nullopt,
+                     std::optional<std::string_view> upper = std::nullopt) {
     for (std::uint16_t index = 0; index < page.count; ++index) {
       if (!page.is_leaf()) {
         BranchElement element;
         if (auto problem = page.branch_element(index, element)) return file.corrupt_here(std::move(*problem));
+        std::optional<std::string_view> next_key = upper;
+        if (index + 1 < page.count) {
+          BranchElement next;
+          if (auto problem = page.branch_element(static_cast<std::uint16_t>(index + 1), next))
+            return file.corrupt_here(std::move(*problem));
+          if (next.key <= element.key)
+            return file.corrupt_here(page.label() + ": branch keys out of order at element " + std::to_string(index + 1));
+          next_key = next.key;
+        }
         auto child = child_page(element.child, depth + 1);
         if (!child) return child.error();
-        if (auto visited_child = visit(*child, depth + 1, previous_key, visitor); !visited_child)
+        const std::optional<std::string_view> child_lower = index == 0 ? lower : std::optional(element.key);
+        if (auto visited_child = visit(*child, depth + 1, previous_key, visitor, child_lower, next_key); !visited_child)
           return visited_child.error();
         continue;
       }
@@ -235,6 +249,9 @@ struct BoltFile::Walker {
       if (auto problem = page.leaf_element(index, element)) return file.corrupt_here(std::move(*problem));
       if (previous_key && element.key <= *previous_key)
         return file.corrupt_here(page.label() + ": keys out of order at element " + std::to_string(index));
+      if ((lower && element.key < *lower) || (upper && element.key >= *upper))
+        return file.corrupt_here(page.label() + ": key at element " + std::to_string(index) +
+                                 " is outside the range its parent's branch keys give the page");
       previous_key = std::string(element.key);
       BoltItem item{.key = element.key, .value = {}, .bucket = std::nullopt};
       if (element.flags & bucket_leaf_flag) {
@@ -260,6 +277,8 @@ Result<BoltFile> BoltFile::open(UniqueFd fd, std::string display_name) {
   struct stat status {};
   if (::fstat(file.fd_.get(), &status) != 0) return failure(file.display_name_, "fstat: " + errno_text(errno));
   if (!S_ISREG(status.st_mode)) return file.corrupt_here("not a regular file");
+  if (status.st_nlink > 1)
+    return file.corrupt_here("metadata file has " + std::to_string(status.st_nlink) + " hard links");
   if (auto reloaded = file.reload(); !reloaded) return reloaded.error();
   return file;
 }
@@ -389,6 +408,9 @@ Result<BoltFile::Page> BoltFile::read_page(std::uint64_t page_id) const {
   if (span_pages > pages_in_file - page_id)
     return corrupt_here(label + " overflows by " + std::to_string(overflow) + " pages, past the end of the file (" +
                         std::to_string(file_size_) + " bytes)");
+  if (span_pages * page_size > bolt_max_page_span)
+    return corrupt_here(label + " overflows by " + std::to_string(overflow) + " pages, more than the " +
+                        std::to_string(bolt_max_page_span) + " bytes a page may span");
   if (auto problem = check_page_shape(label, page.flags, page.count, span_pages * page_size))
     return corrupt_here(std::move(*problem));
   auto bytes = read_at(page_id * page_size, span_pages * page_size);

@@ -10,14 +10,49 @@
 #define TOML_EXCEPTIONS 0
 #include <toml++/toml.h>
 
+#include <algorithm>
+#include <cstdio>
+#include <optional>
 #include <sstream>
+#include <string_view>
 
 namespace ovlmount {
 namespace {
 
 constexpr size_t max_config_depth = 64;
+// toml++ limits nested arrays and inline tables, not dotted keys: it makes one table per key
+// part and frees them recursively, so `a.a.a... = 1` with 100,000 parts overflows the stack.
+// Real configs hold a few hundred dots (comments and strings included); this many nest safely.
+constexpr size_t max_toml_dots = 4096;
+
+// toml++ 3.3's is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable() (undefined
+// behaviour) for the code points of three of its 1018-wide blocks that are not whitespace:
+// U+00A1..U+0499, U+2C5E..U+3057 but U+3000, U+FB26..U+FEFE. The first such code point of
+// `text` (lenient UTF-8 decoding; toml++ refuses bad UTF-8 itself), if any.
+std::optional<char32_t> code_point_toml_mishandles(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    const auto next = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(text[i + k]) & 0x3fu); };
+    char32_t c = 0;
+    if ((lead & 0xe0u) == 0xc0u && i + 1 < text.size()) c = (char32_t{lead} & 0x1fu) << 6 | next(1);
+    else if ((lead & 0xf0u) == 0xe0u && i + 2 < text.size()) c = (char32_t{lead} & 0x0fu) << 12 | next(1) << 6 | next(2);
+    else continue;
+    if ((c >= 0xa1 && c <= 0x499) || (c >= 0x2c5e && c <= 0x3057 && c != 0x3000) || (c >= 0xfb26 && c <= 0xfefe))
+      return c;
+  }
+  return std::nullopt;
+}
 
 Result<toml::table> parse_toml(const std::string& text, const std::string& object) {
+  if (std::count(text.begin(), text.end(), '.') > static_cast<std::ptrdiff_t>(max_toml_dots))
+    return corrupt(object, "not valid TOML for ovlmount (more than " + std::to_string(max_toml_dots) +
+                               " dots: keys may nest deeper than it parses safely)");
+  if (const auto c = code_point_toml_mishandles(text)) {
+    char name[16];
+    std::snprintf(name, sizeof name, "U+%04X", static_cast<unsigned>(*c));
+    return corrupt(object, "not valid TOML for ovlmount (holds " + std::string(name) +
+                               ", which its TOML parser cannot read safely)");
+  }
   toml::parse_result parsed = toml::parse(text, object);
   if (!parsed) {
     std::ostringstream where;

@@ -11,6 +11,7 @@
 #include "ovlmount/store/containerd_store.hpp"
 
 #include "ovlmount/core/digest.hpp"
+#include "ovlmount/core/json_input.hpp"
 #include "ovlmount/store/bolt.hpp"
 #include "ovlmount/store/image_config.hpp"
 
@@ -417,7 +418,7 @@ struct ContainerdStore::State {
       if (!bytes) return bytes.error();
       const std::string file = root->absolute(std::string(blobs_dir) + "/" + current.digest.substr(7));
       boost::system::error_code ec;
-      json::value document = json::parse(*bytes, ec);
+      json::value document = parse_untrusted_json(*bytes, ec);
       if (ec || !document.is_object()) return corrupt(file, "not a JSON object" + (ec ? ": " + ec.message() : ""));
       const json::object& top = document.get_object();
       std::string media_type = current.media_type;
@@ -576,8 +577,10 @@ struct ContainerdStore::State {
     layer.size = record.size;
     auto kind = root->kind(layer.dir);
     if (!kind) return kind.error();
-    if (*kind != EntryKind::directory)
+    if (*kind == EntryKind::missing)
       return not_found(object("snapshot " + snap_key), "layer directory " + root->absolute(layer.dir) + " is missing");
+    if (*kind != EntryKind::directory)
+      return corrupt(object("snapshot " + snap_key), "layer directory " + root->absolute(layer.dir) + " is not a directory");
     return layer;
   }
 };
@@ -681,7 +684,7 @@ Result<ImageConfig> ContainerdStore::image_config(const std::string& id) const {
   if (!config) return config.error();
 
   boost::system::error_code ec;
-  json::value document = json::parse(*config, ec);
+  json::value document = parse_untrusted_json(*config, ec);
   if (ec) return corrupt(object + " config", "malformed JSON: " + ec.message());
   return parse_image_config(document, object);
 }

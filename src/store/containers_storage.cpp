@@ -11,6 +11,7 @@
 #include "ovlmount/store/containers_storage.hpp"
 
 #include "ovlmount/core/digest.hpp"
+#include "ovlmount/core/json_input.hpp"
 #include "ovlmount/store/image_config.hpp"
 #include "ovlmount/store/libpod_state.hpp"
 
@@ -29,7 +30,7 @@ constexpr std::string_view images_file = "overlay-images/images.json";
 constexpr std::string_view layers_dir = "overlay-layers";
 constexpr std::string_view layers_file = "overlay-layers/layers.json";
 constexpr std::string_view containers_file = "overlay-containers/containers.json";
-constexpr size_t max_json_size = 256 << 20;
+constexpr size_t max_json_size = 64 << 20;
 constexpr size_t max_config_size = 64 << 20;
 constexpr size_t max_chain_depth = 500;
 
@@ -58,7 +59,7 @@ Result<json::array> read_catalogue(const RootDir& root, std::string_view relativ
   if (!text) return text.error();
   if (text->find_first_not_of(" \t\r\n") == std::string::npos) return json::array();
   boost::system::error_code ec;
-  json::value document = json::parse(*text, ec);
+  json::value document = parse_untrusted_json(*text, ec);
   if (ec) return corrupt(root.absolute(relative), "malformed JSON: " + ec.message());
   if (!document.is_array()) return corrupt(root.absolute(relative), "not a JSON array");
   return std::move(document.get_array());
@@ -271,7 +272,7 @@ Result<std::vector<ContainersStorage::ContainerEntry>> ContainersStorage::contai
     if (!metadata) return metadata.error();
     if (!metadata->empty()) {
       boost::system::error_code ec;
-      const json::value parsed = json::parse(*metadata, ec);
+      const json::value parsed = parse_untrusted_json(*metadata, ec);
       if (!ec && parsed.is_object())
         if (const json::value* name = parsed.get_object().if_contains("image-name"); name && name->is_string())
           entry.image_name = name->get_string();
@@ -289,8 +290,14 @@ Result<std::optional<std::string>> ContainersStorage::lookup_name(const ImageRef
     const std::string wanted = repository + (ref.digest.empty() ? ":" + (ref.tag.empty() ? "latest" : ref.tag)
                                                                 : "@" + ref.digest);
     for (const ImageEntry& entry : *entries) {
-      if (std::find(entry.names.begin(), entry.names.end(), wanted) != entry.names.end())
+      if (std::find(entry.names.begin(), entry.names.end(), wanted) != entry.names.end()) {
+        for (const ImageEntry& other : *entries)
+          if (other.id != entry.id && std::find(other.names.begin(), other.names.end(), wanted) != other.names.end())
+            return corrupt(root_.absolute(images_file),
+                           "name " + wanted + " is held by two images, " + entry.id.substr(0, 12) + " and " +
+                               other.id.substr(0, 12));
         return std::optional<std::string>(entry.id);
+      }
       if (ref.digest.empty()) continue;
       const bool has_digest = std::find(entry.digests.begin(), entry.digests.end(), ref.digest) != entry.digests.end();
       const bool in_repository = std::any_of(entry.names.begin(), entry.names.end(),
@@ -355,7 +362,7 @@ Result<ImageConfig> ContainersStorage::image_config(const std::string& id) const
                                ", not " + key);
 
   boost::system::error_code ec;
-  json::value document = json::parse(*config, ec);
+  json::value document = parse_untrusted_json(*config, ec);
   if (ec) return corrupt(object + " config", "malformed JSON: " + ec.message());
   return parse_image_config(document, object);
 }
@@ -420,8 +427,10 @@ Result<Layer> ContainersStorage::layer_dir(const std::string& id, LayerRole role
   layer.role = role;
   auto kind = root_.kind(layer.dir);
   if (!kind) return kind.error();
-  if (*kind != EntryKind::directory)
+  if (*kind == EntryKind::missing)
     return not_found(object, "layer directory " + root_.absolute(layer.dir) + " is missing");
+  if (*kind != EntryKind::directory)
+    return corrupt(object, "layer directory " + root_.absolute(layer.dir) + " is not a directory");
   return layer;
 }
 

@@ -4,6 +4,7 @@
 #include "ovlmount/store/docker_container.hpp"
 
 #include "ovlmount/core/digest.hpp"
+#include "ovlmount/core/json_input.hpp"
 
 #include <boost/json.hpp>
 
@@ -96,7 +97,7 @@ Result<Container> read_docker_container(const RootDir& root, const std::string& 
   auto text = root.read_file(path, max_config_size);
   if (!text) return text.error();
   boost::system::error_code ec;
-  const json::value document = json::parse(*text, ec);
+  const json::value document = parse_untrusted_json(*text, ec);
   if (ec) return corrupt(file, "malformed JSON: " + ec.message());
   const json::object* top = document.if_object();
   if (!top) return corrupt(file, "not a JSON object");

@@ -9,6 +9,7 @@
 #include "ovlmount/store/docker_store.hpp"
 
 #include "ovlmount/core/digest.hpp"
+#include "ovlmount/core/json_input.hpp"
 #include "ovlmount/store/docker_container.hpp"
 #include "ovlmount/store/image_config.hpp"
 
@@ -38,7 +39,7 @@ std::string_view trim(std::string_view s) {
 
 Result<json::value> parse_json(const std::string& text, const std::string& object) {
   boost::system::error_code ec;
-  json::value value = json::parse(text, ec);
+  json::value value = parse_untrusted_json(text, ec);
   if (ec) return corrupt(object, "malformed JSON: " + ec.message());
   return value;
 }
@@ -47,6 +48,13 @@ std::string config_path(const std::string& id) { return std::string(config_dir) 
 
 bool is_layer_dir_name(std::string_view name) {
   return is_hex64(name.substr(0, 64)) && (name.size() == 64 || name.substr(64) == "-init");
+}
+
+// Docker's overlay2 link names: 26 characters of base32 (A-Z, 2-7). Anything else in a `link`
+// file is not shown or used, so a crafted one cannot name a path.
+bool is_overlay2_link_name(std::string_view name) {
+  return name.size() == 26 &&
+         std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'); });
 }
 
 std::int64_t parse_size(std::string_view text) {
@@ -157,8 +165,9 @@ Result<Layer> DockerStore::layer(const std::string& chain_id, const std::string&
   const std::string dir = std::string(layerdb_dir) + "/" + chain_id.substr(7);
   auto dir_kind = root_.kind(dir);
   if (!dir_kind) return dir_kind.error();
-  if (*dir_kind != EntryKind::directory)
+  if (*dir_kind == EntryKind::missing)
     return not_found(object, "not in the layer store (" + root_.absolute(dir) + " is missing)");
+  if (*dir_kind != EntryKind::directory) return corrupt(object, root_.absolute(dir) + " is not a directory");
 
   auto stored_diff = read_id_file(dir + "/diff");
   if (!stored_diff) return stored_diff.error();
@@ -204,8 +213,10 @@ Result<Layer> DockerStore::layer_dir(std::string cache_id, LayerRole role, const
   layer.role = role;
   auto content_kind = root_.kind(layer.dir);
   if (!content_kind) return content_kind.error();
-  if (*content_kind != EntryKind::directory)
+  if (*content_kind == EntryKind::missing)
     return not_found(object, "layer directory " + root_.absolute(layer.dir) + " is missing");
+  if (*content_kind != EntryKind::directory)
+    return corrupt(object, "layer directory " + root_.absolute(layer.dir) + " is not a directory");
   return layer;
 }
 
@@ -214,7 +225,7 @@ std::string DockerStore::link_name(const std::string& dir_name) const {
   auto kind = root_.kind(file);
   if (!kind || *kind != EntryKind::regular) return {};
   auto text = read_id_file(file);
-  return text ? *text : std::string();
+  return text && is_overlay2_link_name(*text) ? *text : std::string();
 }
 
 Result<std::optional<std::string>> DockerStore::dir_of_link(const std::string& link) const {
@@ -239,8 +250,9 @@ Result<ContainerLayers> DockerStore::container_layers(const std::string& id) con
   const std::string dir = std::string(mounts_dir) + "/" + id;
   auto dir_kind = root_.kind(dir);
   if (!dir_kind) return dir_kind.error();
-  if (*dir_kind != EntryKind::directory)
+  if (*dir_kind == EntryKind::missing)
     return not_found(object, "has no layer (" + root_.absolute(dir) + " is missing)");
+  if (*dir_kind != EntryKind::directory) return corrupt(object, root_.absolute(dir) + " is not a directory");
 
   ContainerLayers layers;
   auto mount_id = read_id_file(dir + "/mount-id");

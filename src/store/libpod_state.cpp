@@ -4,6 +4,7 @@
 #include "ovlmount/store/libpod_state.hpp"
 
 #include "ovlmount/core/digest.hpp"
+#include "ovlmount/core/json_input.hpp"
 #include "ovlmount/store/bolt.hpp"
 
 #include <boost/json.hpp>
@@ -30,7 +31,7 @@ class DbRecord {
 // `text` as a JSON object.
 Result<json::object> parse_object(std::string_view text, const DbRecord& record) {
   boost::system::error_code ec;
-  json::value document = json::parse(text, ec);
+  json::value document = parse_untrusted_json(text, ec);
   if (ec) return record.corrupt("malformed JSON: " + ec.message());
   if (!document.is_object()) return record.corrupt("not a JSON object");
   return std::move(document.get_object());

@@ -6,6 +6,7 @@
 #include "ovlmount/core/digest.hpp"
 
 #include <algorithm>
+#include <optional>
 
 namespace ovlmount {
 namespace {
@@ -66,7 +67,7 @@ Result<Stack> image_stack(const ImageStore& store, std::string_view reference, c
   if (!config) return config.error();
   stack.created = config->created;
   const auto& diff_ids = config->diff_ids;
-  if (diff_ids.empty()) return failure(stack.image_id, "image has no layers to mount");
+  if (diff_ids.empty()) return corrupt(stack.image_id, "image config lists no layers (rootfs.diff_ids is empty)");
   if (diff_ids.size() > max_layers)
     return corrupt(stack.image_id, "image has " + std::to_string(diff_ids.size()) +
                                        " layers; overlayfs stacks at most " + std::to_string(max_layers));
@@ -101,22 +102,50 @@ Result<Stack> resolve_image(const ImageStore& store, std::string_view reference)
   return image_stack(store, reference, *id);
 }
 
-Result<std::string> find_container_id(const ImageStore& store, std::string_view reference) {
+namespace {
+
+// find_container_id, and whether its "not found" hides a container that could not be read
+// (`unreadable`: that container's error, returned instead, since it may be the one named).
+Result<std::string> find_container_id(const ImageStore& store, std::string_view reference, bool& unreadable) {
+  unreadable = false;
   const std::string text(reference);
   auto ids = store.container_ids();
   if (!ids) return ids.error();
   if (is_hex64(reference)) {
     if (std::binary_search(ids->begin(), ids->end(), text)) return text;
   }
+  std::optional<Error> first_unreadable;
+  std::optional<std::string> named;
   const std::string_view name = reference.starts_with('/') ? reference.substr(1) : reference;
   if (!name.empty()) {
     for (const std::string& id : *ids) {
       auto container = store.container(id);
-      if (container && container->name == name) return id;
+      if (container && container->name == name) {
+        if (named)
+          return corrupt("container name " + std::string(name),
+                         "held by two containers, " + named->substr(0, 12) + " and " + id.substr(0, 12));
+        named = id;
+      }
+      if (!container && !first_unreadable) first_unreadable = container.error();
     }
   }
-  if (is_hex_prefix(reference)) return find_by_prefix(*ids, text, text, "container");
+  if (named) return *named;
+  if (is_hex_prefix(reference)) {
+    auto by_prefix = find_by_prefix(*ids, text, text, "container");
+    if (by_prefix || !first_unreadable || by_prefix.error().problem != "no such container") return by_prefix;
+  }
+  if (first_unreadable) {
+    unreadable = true;
+    return *first_unreadable;
+  }
   return not_found(text, "no such container");
+}
+
+}  // namespace
+
+Result<std::string> find_container_id(const ImageStore& store, std::string_view reference) {
+  bool unreadable = false;
+  return find_container_id(store, reference, unreadable);
 }
 
 Result<Stack> resolve_container(const ImageStore& store, std::string_view reference) {
@@ -143,11 +172,14 @@ Result<Stack> resolve_container(const ImageStore& store, std::string_view refere
 }
 
 Result<Stack> resolve_any(const ImageStore& store, std::string_view reference) {
-  auto container = resolve_container(store, reference);
-  if (container || container.error().code != ExitCode::not_found ||
-      container.error().problem != "no such container")
-    return container;
-  return resolve_image(store, reference);
+  bool unreadable = false;
+  auto id = find_container_id(store, reference, unreadable);
+  if (id) return resolve_container(store, *id);
+  const bool no_container = id.error().code == ExitCode::not_found && id.error().problem == "no such container";
+  if (!no_container && !unreadable) return id.error();
+  auto image = resolve_image(store, reference);
+  if (image || image.error().code != ExitCode::not_found || image.error().problem != "no such image") return image;
+  return id.error();
 }
 
 }  // namespace ovlmount

@@ -114,6 +114,9 @@ fi
 # ---- the files ---------------------------------------------------------------------------
 "$tmp/root/usr/sbin/ovlmount" --version >/dev/null || fail "the packaged ovlmount does not run"
 grep -aq '/usr/libexec/ovlmount' "$tmp/root/usr/sbin/ovlmount" || fail "the packaged ovlmount does not look in /usr/libexec/ovlmount"
+# The test-only fault points (core/fault_point.hpp) are compiled out: neither their variable nor a point name.
+! grep -aqE 'OVLMOUNT_FAULT_POINT|mount\.recorded|umount\.record_removed' "$tmp/root/usr/sbin/ovlmount" ||
+  fail "the packaged ovlmount has the test-only fault points"
 grep -qx 'ExecStart=/usr/sbin/ovlmount cleanup' "$tmp/root$unit_dir/ovlmount-cleanup.service" ||
   fail "the packaged unit does not run /usr/sbin/ovlmount cleanup"
 zcat "$tmp/root/usr/share/man/man8/ovlmount.8.gz" | cmp -s - "$source_dir/docs/ovlmount.8" ||

@@ -107,6 +107,9 @@ mkdir -p "$work_dir/root"
 root=$work_dir/root
 "$root/usr/sbin/ovlmount" --version >/dev/null || fail "the packaged ovlmount does not run"
 grep -aq '/usr/libexec/ovlmount' "$root/usr/sbin/ovlmount" || fail "the packaged ovlmount does not look in /usr/libexec/ovlmount"
+# The test-only fault points (core/fault_point.hpp) are compiled out: neither their variable nor a point name.
+! grep -aqE 'OVLMOUNT_FAULT_POINT|mount\.recorded|umount\.record_removed' "$root/usr/sbin/ovlmount" ||
+  fail "the packaged ovlmount has the test-only fault points"
 grep -qx 'ExecStart=/usr/sbin/ovlmount cleanup' "$root/usr/lib/systemd/system/ovlmount-cleanup.service" ||
   fail "the packaged unit does not run /usr/sbin/ovlmount cleanup"
 zcat "$root/usr/share/man/man8/ovlmount.8.gz" | cmp -s - "$source_dir/docs/ovlmount.8" ||

@@ -517,6 +517,21 @@ BOOST_AUTO_TEST_CASE(truncated_files_are_corrupt) {
   BOOST_TEST(contains(corrupt_problem(read_damaged("")), "no valid meta page"));
 }
 
+BOOST_AUTO_TEST_CASE(an_overflow_longer_than_a_page_may_span_is_corrupt_in_a_sparse_file) {
+  std::string bytes = read_fixture("meta.db");
+  const std::uint64_t root = root_page_of(bytes);
+  const std::uint64_t overflow = bolt_max_page_span / page_size;
+  bytes.resize((root + overflow + 1) * page_size);
+  set_both_metas(bytes, meta_high_water_offset, root + overflow + 1, 8);
+  put_le(bytes, root * page_size + 12, overflow, 4);
+  BOOST_TEST(corrupt_problem(read_damaged(bytes)) == "page " + std::to_string(root) + " overflows by " +
+                                                         std::to_string(overflow) + " pages, more than the " +
+                                                         std::to_string(bolt_max_page_span) + " bytes a page may span");
+  put_le(bytes, root * page_size + 12, overflow - 1, 4);
+  const auto within = read_damaged(bytes);
+  BOOST_TEST((within.has_value() || !contains(within.error().problem, "a page may span")));
+}
+
 BOOST_AUTO_TEST_CASE(absurd_page_sizes_are_corrupt) {
   std::string bytes = read_fixture("meta.db");
   set_both_metas(bytes, meta_page_size_offset, 3, 4);

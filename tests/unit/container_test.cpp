@@ -113,8 +113,8 @@ BOOST_AUTO_TEST_CASE(volumes_become_recorded_submounts_that_umount_takes_down_fi
   BOOST_TEST(((**record).source == SourceKind::container));
   BOOST_TEST((**record).submounts == std::vector<std::string>{target + "/data"}, boost::test_tools::per_element());
 
-  table.add_ovlmount(target);
-  table.entries.push_back({target + "/data", "ext4", "/dev/sda", "ro"});
+  table.add_ovlmount(target, 1000);
+  table.entries.push_back({0, target + "/data", "ext4", "/dev/sda", "ro"});
   UmountArgs umount;
   umount.target = target;
   BOOST_TEST(run_umount(umount, registry, mounter, table, out, err).has_value());

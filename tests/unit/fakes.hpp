@@ -200,14 +200,18 @@ class FakeMounter final : public Mounter {
   std::vector<std::string> unmounted;
   std::optional<Error> fail_with;
 
-  Result<void> mount(const MountPlan& plan, const RootDir&) override {
+  std::vector<MountId> unmounted_ids;
+
+  // Each mount gets the next ID, from 1000 on.
+  Result<MountId> mount(const MountPlan& plan, const RootDir&) override {
     if (fail_with) return *fail_with;
     mounted.push_back(plan);
-    return {};
+    return MountId{999 + mounted.size()};
   }
-  Result<void> unmount(const std::string& target, bool) override {
+  Result<void> unmount(const std::string& target, bool, MountId expected) override {
     if (fail_with) return *fail_with;
     unmounted.push_back(target);
+    unmounted_ids.push_back(expected);
     return {};
   }
   std::vector<std::string> bound;
@@ -223,7 +227,9 @@ class FakeMountTable final : public MountTable {
  public:
   std::vector<MountEntry> entries;
   Result<std::vector<MountEntry>> read() const override { return entries; }
-  void add_ovlmount(const std::string& target) { entries.push_back({target, "overlay", "ovlmount", "ro"}); }
+  void add_ovlmount(const std::string& target, std::uint64_t id = 0) {
+    entries.push_back({id, target, "overlay", "ovlmount", "ro"});
+  }
 };
 
 

@@ -5,6 +5,7 @@
 #include "ovlmount/mount/registry.hpp"
 #include "temp_dir.hpp"
 
+#include <boost/json/serialize.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include <filesystem>
@@ -143,17 +144,63 @@ BOOST_AUTO_TEST_CASE(mount_records_then_umount_forgets) {
   auto record = registry.find(target);
   BOOST_TEST_REQUIRE(record->has_value());
   BOOST_TEST(fs::is_directory((**record).scratch + "/upper"));
-  table.add_ovlmount(target);
+  BOOST_TEST((**record).mnt_id == 1000u);
+  table.add_ovlmount(target, 1000);
 
   auto again = run_mount(fake_stores(fake), mount_args("app", target), registry, mounter, table, out, err);
   BOOST_TEST(!again.has_value());
 
   BOOST_TEST(run_umount({target, false, false, false}, registry, mounter, table, out, err).has_value());
   BOOST_TEST(mounter.unmounted == std::vector<std::string>{target}, boost::test_tools::per_element());
+  BOOST_TEST(mounter.unmounted_ids == std::vector<MountId>{1000}, boost::test_tools::per_element());
   BOOST_TEST(!registry.find(target)->has_value());
   BOOST_TEST(!fs::exists((**record).scratch));
   auto unknown = run_umount({target, false, false, false}, registry, mounter, table, out, err);
   BOOST_TEST((unknown.error().code == ExitCode::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(another_mount_at_the_target_is_not_the_recorded_one_and_is_left_alone) {
+  TempDir dir;
+  fs::create_directories(dir / "target");
+  FakeDockerStore fake;
+  fake.set_repositories({{"app", {{"app:latest", fake.add_image({diff_id("a")})}}}});
+  const Registry registry(dir / "state");
+  FakeMounter mounter;
+  FakeMountTable table;
+  std::ostringstream out, err;
+  const std::string target = fs::canonical(dir.path() / "target").string();
+  BOOST_TEST_REQUIRE(run_mount(fake_stores(fake), mount_args("app", target), registry, mounter, table, out, err).has_value());
+  table.add_ovlmount(target, 77);
+
+  BOOST_TEST(run_list(false, registry, table, out, err).has_value());
+  BOOST_TEST(out.str().find(target + "  gone") != std::string::npos, out.str());
+  BOOST_TEST(run_umount({target, false, false, false}, registry, mounter, table, out, err).has_value());
+  BOOST_TEST(mounter.unmounted.empty());
+  BOOST_TEST(out.str().find("forgot (already unmounted) " + target) != std::string::npos, out.str());
+  BOOST_TEST(!registry.find(target)->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_record_keeps_its_mount_id_and_old_records_without_one_still_load) {
+  MountRecord record;
+  record.target = "/mnt/x";
+  record.image_id = "sha256:" + std::string(64, 'a');
+  record.reference = "x";
+  record.data_root = "/d";
+  record.lowerdir = {"/d/l"};
+  record.created = "2026-01-01T00:00:00Z";
+  record.mnt_id = 4242;
+  auto json = record_to_json(record);
+  auto back = record_from_json(boost::json::serialize(json), "r");
+  BOOST_TEST_REQUIRE(back.has_value());
+  BOOST_TEST(back->mnt_id == 4242u);
+  json.erase("mnt_id");
+  back = record_from_json(boost::json::serialize(json), "r");
+  BOOST_TEST_REQUIRE(back.has_value());
+  BOOST_TEST(back->mnt_id == 0u);
+  json["mnt_id"] = "12";
+  BOOST_TEST((record_from_json(boost::json::serialize(json), "r").error().code == ExitCode::corrupt));
+  json["mnt_id"] = -1;
+  BOOST_TEST((record_from_json(boost::json::serialize(json), "r").error().code == ExitCode::corrupt));
 }
 
 BOOST_AUTO_TEST_CASE(cleanup_forgets_gone_mounts_and_orphan_scratch) {
@@ -169,7 +216,7 @@ BOOST_AUTO_TEST_CASE(cleanup_forgets_gone_mounts_and_orphan_scratch) {
   BOOST_TEST(registry.save(alive).has_value());
   FakeMountTable table;
   table.add_ovlmount("/mnt/alive");
-  table.entries.push_back({"/mnt/gone", "tmpfs", "tmpfs", "rw"});
+  table.entries.push_back({0, "/mnt/gone", "tmpfs", "tmpfs", "rw"});
   std::ostringstream out, err;
   BOOST_TEST(run_cleanup(registry, table, out, err).has_value());
   auto listing = registry.load();

@@ -2,6 +2,7 @@
 // path can leak one into a later mount or a child process.
 #pragma once
 
+#include <string>
 #include <utility>
 
 namespace ovlmount {
@@ -23,5 +24,10 @@ class UniqueFd {
  private:
   int fd_ = -1;
 };
+
+// Opens the absolute `path` with `flags` (O_CLOEXEC added) without following a
+// symlink in any component (openat2 RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS). On failure
+// the descriptor is invalid and errno says why (ELOOP: a symlink is in the way).
+UniqueFd open_without_symlinks(const std::string& path, int flags);
 
 }  // namespace ovlmount

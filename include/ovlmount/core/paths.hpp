@@ -17,4 +17,8 @@ bool paths_overlap(const std::string& a, const std::string& b);
 // symlinks are not resolved (the path need not exist).
 std::string absolute_normal_path(const std::string& path);
 
+// `path` made absolute with the symlinks of its existing part resolved (the rest need not
+// exist), lexically normal, without a trailing '/'.
+std::string resolved_path(const std::string& path);
+
 }  // namespace ovlmount

@@ -45,7 +45,9 @@ class RootDir {
   virtual const std::string& path() const = 0;
 
   // The whole content of the regular file at `relative`; not_found if it does not exist,
-  // corrupt if it is not a regular file or is larger than `max_size` bytes.
+  // corrupt if it is not a regular file, has more than one hard link (store metadata never
+  // has; a second link may be a file outside the store, /etc/shadow say) or is larger than
+  // `max_size` bytes.
   virtual Result<std::string> read_file(std::string_view relative, size_t max_size) const = 0;
 
   // The names in the directory at `relative` (without "." and ".."), unsorted.
@@ -109,6 +111,9 @@ class BeneathRoot final : public RootDir {
  private:
   BeneathRoot(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
   Result<UniqueFd> open_beneath(std::string_view relative, int flags) const;
+  // `relative` opened for reading once an O_PATH look has shown it is a regular file (or a
+  // directory when `directory_ok`); anything else is corrupt and never opened for reading.
+  Result<UniqueFd> open_for_reading(std::string_view relative, bool directory_ok) const;
 
   std::string path_;
   UniqueFd fd_;

@@ -4,6 +4,7 @@
 
 #include "ovlmount/core/error.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,7 @@ namespace ovlmount {
 
 // One line of mountinfo.
 struct MountEntry {
+  std::uint64_t id = 0;  // the kernel's mount ID
   std::string target;
   std::string fstype;
   std::string source;
@@ -32,7 +34,8 @@ class ProcMountTable final : public MountTable {
   Result<std::vector<MountEntry>> read() const override;
 };
 
-// True when `entry` is an overlay mounted by ovlmount at `target`.
-bool is_ovlmount_mount(const MountEntry& entry, const std::string& target);
+// True when `entry` is an overlay mounted by ovlmount at `target` (and, when `mnt_id` is not 0,
+// the mount with that ID).
+bool is_ovlmount_mount(const MountEntry& entry, const std::string& target, std::uint64_t mnt_id = 0);
 
 }  // namespace ovlmount

@@ -12,6 +12,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,6 +33,7 @@ struct MountRecord {
   std::string work;
   std::string scratch;                // scratch dir holding upper/work, removed at umount; or empty
   std::vector<std::string> submounts;  // absolute targets of volume binds inside `target`, parents first
+  std::uint64_t mnt_id = 0;           // the overlay's kernel mount ID once mounted; 0 before (or in old records)
   std::string created;                // RFC 3339 UTC
 };
 
@@ -59,7 +61,8 @@ class Registry {
   const std::string& dir() const { return dir_; }
 
   // Takes the registry lock (exclusive or shared) until the returned descriptor is closed;
-  // an exclusive lock creates the state dir (mode 0700) if needed.
+  // an exclusive lock creates the state dir (mode 0700) if needed; a shared one also works on
+  // a read-only state dir.
   Result<UniqueFd> lock(bool exclusive) const;
 
   // Every record; none when the state dir does not exist.
@@ -73,6 +76,10 @@ class Registry {
 
   // Removes the record for `target`; succeeds when there is none.
   Result<void> remove(const std::string& target) const;
+
+  // Removes the temporary files of record writes that never finished (their process was
+  // killed); returns how many. Only under the exclusive lock: every save holds it.
+  Result<size_t> remove_temporaries() const;
 
   // Creates a fresh scratch dir with upper/ and work/ inside; returns its path.
   Result<std::string> create_scratch() const;

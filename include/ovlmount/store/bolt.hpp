@@ -30,6 +30,11 @@ inline constexpr int bolt_consistent_attempts = 5;
 // real files are 1 to 4 levels deep).
 inline constexpr int bolt_max_depth = 64;
 
+// The most bytes one page with its overflow pages may span. A walk holds the pages on its path
+// (up to bolt_max_depth of them), so this bounds its memory; containerd's and libpod's largest
+// values (labels, a container's config) are a few hundred KiB.
+inline constexpr std::uint64_t bolt_max_page_span = std::uint64_t{16} << 20;
+
 // A bucket of one committed transaction: where its tree starts. Only meaningful to the
 // BoltFile that returned it, and only until that file's next reload(); using it after a reload
 // that moved the txid is a failure, not a read of the wrong tree.
@@ -51,7 +56,8 @@ struct BoltItem {
 class BoltFile {
  public:
   // Takes `fd` (opened read-only by the caller, ideally O_NOATIME|O_CLOEXEC), checks it is a
-  // regular file and reads its metas (reload()). `display_name` is what errors name.
+  // regular file with one link (a second may be a file outside the store) and reads its metas
+  // (reload()). `display_name` is what errors name.
   // corrupt when neither meta page is valid; failure when the descriptor cannot be read.
   static Result<BoltFile> open(UniqueFd fd, std::string display_name);
 

@@ -42,11 +42,13 @@ Result<Stack> resolve_image(const ImageStore& store, std::string_view reference)
 // `store`, with the same error classes as resolve_image.
 Result<Stack> resolve_container(const ImageStore& store, std::string_view reference);
 
-// A container if `reference` names one, else an image (as `docker inspect` looks them up).
+// A container if `reference` names one, else an image (as `docker inspect` looks them up); when
+// neither is found and a container could not be read, that container's error.
 Result<Stack> resolve_any(const ImageStore& store, std::string_view reference);
 
 // The ID (64 hex) of the container `reference` names: a full ID, then a name (with or without
-// the leading '/'), then a unique ID prefix.
+// the leading '/'), then a unique ID prefix. When none matches but a container could not be
+// read (it may be the one named), that container's error instead of "no such container".
 Result<std::string> find_container_id(const ImageStore& store, std::string_view reference);
 
 }  // namespace ovlmount
