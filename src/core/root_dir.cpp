@@ -70,22 +70,31 @@ Result<UniqueFd> BeneathRoot::open_beneath(std::string_view relative, int flags)
   return UniqueFd(static_cast<int>(fd));
 }
 
+namespace {
+
 // A device node, FIFO or socket planted in a store is never opened for reading: opening a device
 // can act on it (a tape rewinds, a watchdog starts) and a FIFO can block. The O_PATH descriptor
-// is reopened through /proc/self/fd, so the file checked is the file read.
+// `path_fd` of `object` is checked, then reopened through /proc/self/fd, so the file checked is
+// the file read.
+Result<UniqueFd> reopen_for_reading(const UniqueFd& path_fd, const std::string& object, bool directory_ok) {
+  struct stat st {};
+  if (::fstat(path_fd.get(), &st) != 0) return failure(object, errno_text(errno));
+  if (S_ISLNK(st.st_mode)) return open_error(object, ELOOP);
+  if (!S_ISREG(st.st_mode) && !(directory_ok && S_ISDIR(st.st_mode)))
+    return corrupt(object, directory_ok ? "not a regular file or directory" : "not a regular file");
+  const std::string reopen = "/proc/self/fd/" + std::to_string(path_fd.get());
+  int fd = ::open(reopen.c_str(), O_RDONLY | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == EPERM) fd = ::open(reopen.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) return failure(object, errno_text(errno));
+  return UniqueFd(fd);
+}
+
+}  // namespace
+
 Result<UniqueFd> BeneathRoot::open_for_reading(std::string_view relative, bool directory_ok) const {
   auto path_fd = open_beneath(relative, O_PATH | O_NOFOLLOW);
   if (!path_fd) return path_fd.error();
-  struct stat st {};
-  if (::fstat(path_fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
-  if (S_ISLNK(st.st_mode)) return open_error(absolute(relative), ELOOP);
-  if (!S_ISREG(st.st_mode) && !(directory_ok && S_ISDIR(st.st_mode)))
-    return corrupt(absolute(relative), directory_ok ? "not a regular file or directory" : "not a regular file");
-  const std::string reopen = "/proc/self/fd/" + std::to_string(path_fd->get());
-  int fd = ::open(reopen.c_str(), O_RDONLY | O_NOATIME | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0 && errno == EPERM) fd = ::open(reopen.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) return failure(absolute(relative), errno_text(errno));
-  return UniqueFd(fd);
+  return reopen_for_reading(*path_fd, absolute(relative), directory_ok);
 }
 
 Result<std::string> BeneathRoot::read_file(std::string_view relative, size_t max_size) const {
@@ -196,13 +205,11 @@ Result<BeneathRoot> BeneathRoot::open_subdir(std::string_view relative) const {
 }
 
 Result<std::optional<std::string>> BeneathRoot::read_system_file(std::string_view path, size_t max_size) const {
-  auto fd = open_in_root(fd_.get(), path, O_RDONLY | O_NOATIME | O_NONBLOCK);
-  if (!fd && fd.error().code == ExitCode::not_found) return std::optional<std::string>();
-  if (!fd) fd = open_in_root(fd_.get(), path, O_RDONLY | O_NONBLOCK);
+  auto path_fd = open_in_root(fd_.get(), path, O_PATH);
+  if (!path_fd && path_fd.error().code == ExitCode::not_found) return std::optional<std::string>();
+  if (!path_fd) return path_fd.error();
+  auto fd = reopen_for_reading(*path_fd, absolute(path), false);
   if (!fd) return fd.error();
-  struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return failure(absolute(path), errno_text(errno));
-  if (!S_ISREG(st.st_mode)) return corrupt(absolute(path), "not a regular file");
   std::string content;
   char buffer[8192];
   while (true) {

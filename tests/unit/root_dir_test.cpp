@@ -6,6 +6,8 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <filesystem>
+
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,6 +29,19 @@ BOOST_AUTO_TEST_CASE(a_fifo_where_a_file_belongs_is_corrupt_without_blocking) {
   BOOST_TEST(read.error().problem.find("not a regular file") != std::string::npos);
   BOOST_TEST_REQUIRE(!opened);
   BOOST_TEST((opened.error().code == ExitCode::corrupt));
+}
+
+BOOST_AUTO_TEST_CASE(a_fifo_where_a_host_config_belongs_is_corrupt_without_blocking) {
+  TempDir dir{"host-fifo"};
+  std::filesystem::create_directories(dir.path() / "etc/docker");
+  BOOST_TEST_REQUIRE(::mkfifo((dir.path() / "etc/docker/daemon.json").c_str(), 0600) == 0);
+  const BeneathRoot root = BeneathRoot::open(dir.path().string()).value();
+  ::alarm(10);
+  auto read = root.read_system_file("/etc/docker/daemon.json", 4096);
+  ::alarm(0);
+  BOOST_TEST_REQUIRE(!read);
+  BOOST_TEST((read.error().code == ExitCode::corrupt));
+  BOOST_TEST(read.error().problem.find("not a regular file") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
