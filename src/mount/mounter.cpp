@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -154,8 +155,23 @@ struct Detached {
   bool unsupported = false;  // the kernel cannot take layers one by one: use mount(2)
 };
 
+// Whether this kernel's overlayfs takes layers one by one ("lowerdir+", Linux 6.8). Before 6.5
+// overlayfs had no fs_context of its own: the VFS then accepts any key and only the final
+// create fails, so the version decides, and an older kernel is never asked.
+bool kernel_has_lowerdir_plus() {
+  utsname system{};
+  int major = 0;
+  int minor = 0;
+  if (::uname(&system) != 0 || std::sscanf(system.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 6 || (major == 6 && minor >= 8);
+}
+
 Detached make_detached(const MountPlan& plan, const LayerFds& layers) {
   Detached result;
+  if (!kernel_has_lowerdir_plus()) {
+    result.unsupported = true;
+    return result;
+  }
   const UniqueFd fs(static_cast<int>(::syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)));
   if (!fs) {
     result.unsupported = errno == ENOSYS;
