@@ -77,7 +77,7 @@ log "ctest exited $rc after $((SECONDS - start))s"
 # release binary), where any ASan, LSan or UBSan report fails the process that made it.
 start=$SECONDS
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    LSAN_OPTIONS=suppressions=$repo/tests/sanitizers/lsan.supp \
+    LSAN_OPTIONS=suppressions=$repo/tests/sanitizers/lsan.supp:print_suppressions=0 \
     ctest --test-dir "$repo/build-sanitize" --output-on-failure -E '^(vm_|packaging_)' "$@"
 sanitize_rc=$?
 set -e

@@ -157,7 +157,7 @@ std::vector<std::string> run_case(const Case& c, Totals& totals) {
     opts.timeout = kCommandTimeout;
     opts.env_add = {"UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1",
                     "ASAN_OPTIONS=detect_leaks=1",
-                    "LSAN_OPTIONS=suppressions=" OVLMOUNT_CORPUS_LSAN_SUPP};
+                    "LSAN_OPTIONS=print_suppressions=0:suppressions=" OVLMOUNT_CORPUS_LSAN_SUPP};
     for (const auto& cmd : commands_of(c, state, target, out)) {
         ++totals.commands;
         const Result r = ovl(cmd.args, opts);
