@@ -340,9 +340,9 @@ docker_image_case docker-overlay2-symlink-etc symlink "the overlay2 dir is a sym
 mv "$S/overlay2" "$C/outside/overlay2"; ln -s /etc "$S/overlay2"
 docker_image_case docker-imagedb-symlink-relative symlink "imagedb/content/sha256 is a symlink ../../../../../.." ovltest-multi:latest 4 "imagedb|sha256"
 mv "$S/$IMAGEDB" "$C/outside/imagedb"; ln -s ../../../../../../../../.. "$S/$IMAGEDB"
-docker_image_case docker-ambiguous-prefix ambiguous "two image IDs share the prefix asked for" 5dc0ded8 3 "5dc0ded8"
+docker_image_case docker-ambiguous-prefix ambiguous "two image IDs share the prefix asked for" "${MULTI_ID:0:8}" 3 "${MULTI_ID:0:8}"
 man expect.images 4
-cp -a "$S/$IMAGEDB/$MULTI_ID" "$S/$IMAGEDB/5dc0ded8${H64:8}"
+cp -a "$S/$IMAGEDB/$MULTI_ID" "$S/$IMAGEDB/${MULTI_ID:0:8}${H64:8}"
 
 M=$LAYERDB/mounts/$VOLS_ID
 F=containers/$VOLS_ID/config.v2.json

@@ -2,6 +2,7 @@
 // kernel: an in-memory RootDir, a Mounter that records calls, and a settable mount table.
 #pragma once
 
+#include "fake_root_dir.hpp"
 #include "ovlmount/core/digest.hpp"
 #include "ovlmount/core/root_dir.hpp"
 #include "ovlmount/mount/mount_table.hpp"
@@ -20,87 +21,6 @@
 #include <vector>
 
 namespace ovlmount::test {
-
-// An in-memory data root: files with content, and the directories above them.
-class FakeRootDir final : public RootDir {
- public:
-  explicit FakeRootDir(std::string path = "/fake/root") : path_(std::move(path)) {}
-
-  void add_file(const std::string& relative, std::string content) {
-    files_[relative] = std::move(content);
-    add_parents(relative);
-  }
-  void add_dir(const std::string& relative) {
-    dirs_.insert(relative);
-    add_parents(relative);
-  }
-  void remove(const std::string& relative) {
-    files_.erase(relative);
-    dirs_.erase(relative);
-  }
-
-  const std::string& path() const override { return path_; }
-  Result<std::string> read_file(std::string_view relative, size_t max_size) const override {
-    const auto file = files_.find(std::string(relative));
-    if (file == files_.end()) {
-      if (dirs_.contains(std::string(relative))) return corrupt(absolute(relative), "not a regular file");
-      return not_found(absolute(relative), "no such file or directory");
-    }
-    if (file->second.size() > max_size) return corrupt(absolute(relative), "too large");
-    return file->second;
-  }
-  Result<std::vector<std::string>> list_dir(std::string_view relative) const override {
-    const std::string dir(relative);
-    if (!dirs_.contains(dir)) return not_found(absolute(relative), "no such file or directory");
-    std::set<std::string> names;
-    const auto collect = [&](const std::string& path) {
-      if (path.size() > dir.size() && path.starts_with(dir + "/")) {
-        const std::string rest = path.substr(dir.size() + 1);
-        names.insert(rest.substr(0, rest.find('/')));
-      }
-    };
-    for (const auto& [file, content] : files_) collect(file);
-    for (const auto& sub : dirs_) collect(sub);
-    return std::vector<std::string>(names.begin(), names.end());
-  }
-  Result<EntryKind> kind(std::string_view relative) const override {
-    if (files_.contains(std::string(relative))) return EntryKind::regular;
-    if (dirs_.contains(std::string(relative))) return EntryKind::directory;
-    return EntryKind::missing;
-  }
-  Result<UniqueFd> open_dir(std::string_view relative) const override {
-    return failure(absolute(relative), "the fake root cannot open directories");
-  }
-  Result<std::optional<FileStat>> stat(std::string_view relative) const override {
-    const std::string path(relative);
-    FileStat st;
-    if (const auto file = files_.find(path); file != files_.end()) {
-      st.mode = S_IFREG | 0644;
-      st.size = file->second.size();
-    } else if (dirs_.contains(path)) {
-      st.mode = S_IFDIR | 0755;
-    } else {
-      return std::optional<FileStat>();
-    }
-    return std::optional<FileStat>(st);
-  }
-  Result<UniqueFd> open_file(std::string_view relative) const override {
-    return failure(absolute(relative), "the fake root cannot open files");
-  }
-  Result<std::optional<std::string>> xattr(std::string_view, const std::string&) const override {
-    return std::optional<std::string>();
-  }
-
- private:
-  void add_parents(const std::string& relative) {
-    for (size_t slash = relative.find('/'); slash != std::string::npos; slash = relative.find('/', slash + 1))
-      dirs_.insert(relative.substr(0, slash));
-  }
-
-  std::string path_;
-  std::map<std::string, std::string> files_;
-  std::set<std::string> dirs_;
-};
 
 // Builds a Docker overlay2 store in a FakeRootDir, the way dockerd lays it out.
 class FakeDockerStore {
