@@ -90,9 +90,10 @@ Result<UniqueFd> open_no_symlinks(const std::string& path, int flags, const std:
   }
 }
 
-MountId mount_id_of(int fd, const char* name, int flags) {
+// The ID of the mount the descriptor `fd` is on; 0 when the kernel does not say.
+MountId mount_id_of(int fd) {
   struct statx st {};
-  if (::statx(fd, name, flags | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT, STATX_MNT_ID, &st) != 0) return 0;
+  if (::statx(fd, "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) != 0) return 0;
   return (st.stx_mask & STATX_MNT_ID) ? st.stx_mnt_id : 0;
 }
 
@@ -226,7 +227,7 @@ Result<MountId> mount_legacy(const MountPlan& plan, const LayerFds& layers, cons
   if (!mounted || ::fstatfs(mounted->get(), &mounted_fs) != 0 || mounted_fs.f_type != OVERLAYFS_SUPER_MAGIC)
     return mount_error(plan.target, "mounted, but the target path changed during the mount and no longer leads "
                                     "to the overlay; find it in /proc/self/mountinfo");
-  return mount_id_of(mounted->get(), "", AT_EMPTY_PATH);
+  return mount_id_of(mounted->get());
 }
 
 }  // namespace
@@ -242,9 +243,9 @@ Result<MountId> KernelMounter::mount(const MountPlan& plan, const RootDir& data_
   if (::syscall(SYS_move_mount, detached.mount.get(), "", target->get(), "",
                 MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
     return refusal(plan, errno, "");
-  const MountId id = mount_id_of(detached.mount.get(), "", AT_EMPTY_PATH);
+  const MountId id = mount_id_of(detached.mount.get());
   auto landed = open_no_symlinks(plan.target, O_PATH | O_DIRECTORY, "mount target");
-  if (!landed || mount_id_of(landed->get(), "", AT_EMPTY_PATH) != id) {
+  if (!landed || mount_id_of(landed->get()) != id) {
     ::umount2(fd_path(detached.mount).c_str(), MNT_DETACH);
     return mount_error(plan.target, "the path changed during the mount (a directory was renamed or swapped for a "
                                     "symlink); nothing is mounted");
