@@ -464,8 +464,8 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
   if (!mounts) return mounts.error();
   std::string target = absolute_normal_path(args.target);
   auto record = registry.find(target);
-  if (record && !*record && resolved_path(args.target) != target) {
-    target = resolved_path(args.target);
+  if (const std::string resolved = resolved_path(args.target); record && !*record && resolved != target) {
+    target = resolved;
     record = registry.find(target);
   }
   if (!record) return record.error();

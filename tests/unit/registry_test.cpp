@@ -127,16 +127,23 @@ BOOST_AUTO_TEST_CASE(a_failed_mount_leaves_nothing_behind) {
   BOOST_TEST(!fs::exists(dir / "work"));
 }
 
-BOOST_AUTO_TEST_CASE(mount_records_then_umount_forgets) {
+// One image "app" in a fake store, a state dir, a fake kernel and an existing target dir.
+struct OneImage {
   TempDir dir;
-  fs::create_directories(dir / "target");
   FakeDockerStore fake;
-  fake.set_repositories({{"app", {{"app:latest", fake.add_image({diff_id("a")})}}}});
-  const Registry registry(dir / "state");
+  const Registry registry{dir / "state"};
   FakeMounter mounter;
   FakeMountTable table;
   std::ostringstream out, err;
-  const std::string target = fs::canonical(dir.path() / "target").string();
+  std::string target;
+  OneImage() {
+    fs::create_directories(dir / "target");
+    fake.set_repositories({{"app", {{"app:latest", fake.add_image({diff_id("a")})}}}});
+    target = fs::canonical(dir.path() / "target").string();
+  }
+};
+
+BOOST_FIXTURE_TEST_CASE(mount_records_then_umount_forgets, OneImage) {
 
   BOOST_TEST_REQUIRE(run_mount(fake_stores(fake), mount_args("app", target, "", "", true), registry, mounter, table, out, err).has_value());
   BOOST_TEST_REQUIRE(mounter.mounted.size() == 1u);
@@ -159,16 +166,7 @@ BOOST_AUTO_TEST_CASE(mount_records_then_umount_forgets) {
   BOOST_TEST((unknown.error().code == ExitCode::not_found));
 }
 
-BOOST_AUTO_TEST_CASE(another_mount_at_the_target_is_not_the_recorded_one_and_is_left_alone) {
-  TempDir dir;
-  fs::create_directories(dir / "target");
-  FakeDockerStore fake;
-  fake.set_repositories({{"app", {{"app:latest", fake.add_image({diff_id("a")})}}}});
-  const Registry registry(dir / "state");
-  FakeMounter mounter;
-  FakeMountTable table;
-  std::ostringstream out, err;
-  const std::string target = fs::canonical(dir.path() / "target").string();
+BOOST_FIXTURE_TEST_CASE(another_mount_at_the_target_is_not_the_recorded_one_and_is_left_alone, OneImage) {
   BOOST_TEST_REQUIRE(run_mount(fake_stores(fake), mount_args("app", target), registry, mounter, table, out, err).has_value());
   table.add_ovlmount(target, 77);
 
