@@ -3,7 +3,7 @@
 // files separated by NUL bytes (images.json, layers.json, containers.json), put in an in-memory
 // graph root and read through ContainersStorage's public API. Checks: listed IDs are 64 hex,
 // references name listed images, a container's writable layer is its own directory, and a
-// lookup of each name finds an image.
+// lookup of each name finds an image or, where two images hold the name, reports a corrupt store.
 #include "fuzz_support.hpp"
 
 #include "ovlmount/core/digest.hpp"
@@ -36,7 +36,10 @@ void check_images(const ContainersStorage& store) {
       auto ref = parse_reference(name);
       if (!ref) continue;
       auto found = store.lookup_name(*ref);
-      FUZZ_CHECK(found, "lookup_name fails where references() did not");
+      if (!found) {
+        FUZZ_CHECK(found.error().code == ExitCode::corrupt, "lookup_name of a listed name fails other than corrupt");
+        continue;
+      }
       FUZZ_CHECK(!*found || std::binary_search(ids->begin(), ids->end(), **found), "lookup_name found no image");
     }
   }
