@@ -10,6 +10,7 @@ packages=(
   docker.io busybox-static util-linux binutils bc sleuthkit podman bubblewrap debootstrap zstd mandoc man-db systemd dpkg-dev rpm lintian
   qemu-system-x86 cpio e2fsprogs kmod xz-utils squashfs-tools
   clang libclang-rt-14-dev
+  python3 openssl tar
 )
 
 missing=()

@@ -78,7 +78,7 @@ log "ctest exited $rc after $((SECONDS - start))s"
 start=$SECONDS
 ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
     LSAN_OPTIONS=suppressions=$repo/tests/sanitizers/lsan.supp:print_suppressions=0 \
-    ctest --test-dir "$repo/build-sanitize" --output-on-failure -E '^(vm_|packaging_)' "$@"
+    ctest --test-dir "$repo/build-sanitize" --output-on-failure -E '^(vm_|packaging_|bench\.)' "$@"
 sanitize_rc=$?
 set -e
 log "sanitizer ctest exited $sanitize_rc after $((SECONDS - start))s"

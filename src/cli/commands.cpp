@@ -56,24 +56,27 @@ Result<std::string> real_target_dir(const std::string& path, const std::string& 
   return usage_error(path, what + " is reached through a symlink; give its real path " + resolved);
 }
 
-bool is_mounted(const std::vector<MountEntry>& mounts, const std::string& target, MountId mnt_id = 0) {
-  return std::any_of(mounts.begin(), mounts.end(),
-                     [&](const MountEntry& entry) { return is_ovlmount_mount(entry, target, mnt_id); });
-}
-
 // Where the overlay `record` describes is mounted now: its target, or another path when a
 // parent dir has been renamed since; nullopt when it is gone. Records without a mount ID
 // match any ovlmount overlay at their target.
-std::optional<std::string> mounted_at(const std::vector<MountEntry>& mounts, const MountRecord& record) {
-  for (const MountEntry& entry : mounts)
-    if (record.mnt_id != 0 ? entry.id == record.mnt_id && is_ovlmount_mount(entry, entry.target)
-                           : is_ovlmount_mount(entry, record.target))
-      return entry.target;
+std::optional<std::string> mounted_at(const MountIndex& mounts, const MountRecord& record) {
+  if (record.mnt_id != 0) {
+    const MountEntry* entry = mounts.with_id(record.mnt_id);
+    if (entry && is_ovlmount_mount(*entry, entry->target)) return entry->target;
+    return std::nullopt;
+  }
+  if (mounts.ovlmount_at(record.target)) return record.target;
   return std::nullopt;
 }
 
-bool is_mounted(const std::vector<MountEntry>& mounts, const MountRecord& record) {
-  return mounted_at(mounts, record).has_value();
+bool is_mounted(const MountIndex& mounts, const MountRecord& record) { return mounted_at(mounts, record).has_value(); }
+
+// True when a look at the record's target alone shows its overlay still there (same mount ID)
+// and nothing else of the record (a submount) needs the whole mount table.
+bool still_at_target(const MountRecord& record, const MountTable& table) {
+  if (record.mnt_id == 0 || !record.submounts.empty()) return false;
+  const PathMount there = table.mount_at(record.target);
+  return there.known && there.is_root && there.overlay && there.id == record.mnt_id;
 }
 
 // The steps of a mount to undo if it fails: run newest first on destruction unless disarmed.
@@ -186,9 +189,6 @@ json::object resolve_json(const Stack& image, const std::string& data_root) {
 
 namespace {
 
-bool is_mount_point(const std::vector<MountEntry>& mounts, const std::string& path) {
-  return std::any_of(mounts.begin(), mounts.end(), [&](const MountEntry& entry) { return entry.target == path; });
-}
 
 // The volume binds `args` asks for, each one checked; the ones that cannot be made are
 // reported on `err` and left out.
@@ -263,12 +263,14 @@ Result<void> mount_one(const Stores& stores, const MountArgs& args, const Regist
 
   auto lock = registry.lock(true);
   if (!lock) return lock.error();
-  auto mounts = table.read();
-  if (!mounts) return mounts.error();
-  if (is_mounted(*mounts, *target))
-    return failure(*target, "an ovlmount overlay is already mounted here (ovlmount umount it first)");
   auto stale = registry.find(*target);
   if (!stale) return stale.error();
+  if (const PathMount there = table.mount_at(*target); *stale || !there.known || there.is_root) {
+    auto mounts = table.read();
+    if (!mounts) return mounts.error();
+    if (MountIndex(std::move(*mounts)).ovlmount_at(*target))
+      return failure(*target, "an ovlmount overlay is already mounted here (ovlmount umount it first)");
+  }
 
   Rollback rollback;
   std::string scratch;
@@ -376,15 +378,17 @@ Result<void> forget_record(const MountRecord& record, const Registry& registry) 
   return registry.remove(record.target);
 }
 
-// Unmounts (when mounted) and forgets one recorded target, its submounts first.
-Result<void> unmount_record(const MountRecord& record, const std::vector<MountEntry>& mounts, bool lazy,
-                            const Registry& registry, Mounter& mounter) {
+// Unmounts (when mounted: `where` says where it is now) and forgets one recorded target, its
+// submounts (looked up in `mounts`) first.
+Result<void> unmount_record(const MountRecord& record, const std::optional<std::string>& where,
+                            const MountIndex& mounts, bool lazy, const Registry& registry,
+                            Mounter& mounter) {
   for (auto sub = record.submounts.rbegin(); sub != record.submounts.rend(); ++sub) {
-    if (!is_mount_point(mounts, *sub)) continue;
+    if (!mounts.is_mount_point(*sub)) continue;
     if (auto unmounted = mounter.unmount(*sub, lazy, 0); !unmounted) return unmounted.error();
     fault_point("umount.submount_unmounted");
   }
-  if (const auto where = mounted_at(mounts, record)) {
+  if (where) {
     if (*where != record.target)
       return mount_error(record.target, "its overlay was moved to " + *where +
                                             " (a parent dir was renamed); rename it back, then umount");
@@ -400,7 +404,7 @@ Result<void> unmount_record(const MountRecord& record, const std::vector<MountEn
 struct LockedState {
   UniqueFd lock;
   RegistryListing listing;
-  std::vector<MountEntry> mounts;
+  MountIndex mounts;
 };
 
 // Locks the registry, loads it and reads the mount table; problems with single records are
@@ -414,7 +418,7 @@ Result<LockedState> lock_and_load(const Registry& registry, const MountTable& ta
   auto mounts = table.read();
   if (!mounts) return mounts.error();
   for (const Error& problem : listing->problems) err << problem.message() << "\n";
-  return LockedState{std::move(*lock), std::move(*listing), std::move(*mounts)};
+  return LockedState{std::move(*lock), std::move(*listing), MountIndex(std::move(*mounts))};
 }
 
 }  // namespace
@@ -446,7 +450,7 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
     if (!state) return state.error();
     std::optional<Error> first_failure;
     for (const MountRecord& record : state->listing.records) {
-      auto done = unmount_record(record, state->mounts, args.lazy, registry, mounter);
+      auto done = unmount_record(record, mounted_at(state->mounts, record), state->mounts, args.lazy, registry, mounter);
       if (done) {
         out << "unmounted " << escape(record.target) << "\n";
       } else {
@@ -460,8 +464,6 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
 
   auto lock = registry.lock(true);
   if (!lock) return lock.error();
-  auto mounts = table.read();
-  if (!mounts) return mounts.error();
   std::string target = absolute_normal_path(args.target);
   auto record = registry.find(target);
   if (const std::string resolved = resolved_path(args.target); record && !*record && resolved != target) {
@@ -475,8 +477,18 @@ Result<void> run_umount(const UmountArgs& args, const Registry& registry, Mounte
     out << "unmounted " << escape(target) << "\n";
     return {};
   }
-  const bool mounted = is_mounted(*mounts, **record);
-  if (auto done = unmount_record(**record, *mounts, args.lazy, registry, mounter); !done) return done.error();
+  MountIndex mounts;
+  std::optional<std::string> where;
+  if (still_at_target(**record, table)) {
+    where = target;
+  } else {
+    auto read = table.read();
+    if (!read) return read.error();
+    mounts = MountIndex(std::move(*read));
+    where = mounted_at(mounts, **record);
+  }
+  const bool mounted = where.has_value();
+  if (auto done = unmount_record(**record, where, mounts, args.lazy, registry, mounter); !done) return done.error();
   out << (mounted ? "unmounted " : "forgot (already unmounted) ") << escape(target) << "\n";
   return {};
 }

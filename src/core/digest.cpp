@@ -4,8 +4,6 @@
 
 #include <boost/crc.hpp>
 
-#include <cryptopp/filters.h>
-#include <cryptopp/hex.h>
 #include <cryptopp/sha.h>
 
 namespace ovlmount {
@@ -19,10 +17,17 @@ std::string sha256_hex(std::string_view bytes) {
   CryptoPP::SHA256 hash;
   CryptoPP::byte digest[CryptoPP::SHA256::DIGESTSIZE];
   hash.CalculateDigest(digest, reinterpret_cast<const CryptoPP::byte*>(bytes.data()), bytes.size());
-  std::string out;
-  CryptoPP::ArraySource(digest, sizeof digest, true,
-                        new CryptoPP::HexEncoder(new CryptoPP::StringSink(out), false));
-  return out;
+  return hex_of(digest, sizeof digest);
+}
+
+std::string hex_of(const unsigned char* bytes, std::size_t size) {
+  constexpr char digits[] = "0123456789abcdef";
+  std::string hex(size * 2, '\0');
+  for (std::size_t i = 0; i < size; ++i) {
+    hex[2 * i] = digits[bytes[i] >> 4];
+    hex[2 * i + 1] = digits[bytes[i] & 0xf];
+  }
+  return hex;
 }
 
 bool is_hex64(std::string_view text) {

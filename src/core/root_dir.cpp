@@ -75,9 +75,9 @@ namespace {
 // A device node, FIFO or socket planted in a store is never opened for reading: opening a device
 // can act on it (a tape rewinds, a watchdog starts) and a FIFO can block. The O_PATH descriptor
 // `path_fd` of `object` is checked, then reopened through /proc/self/fd, so the file checked is
-// the file read.
-Result<UniqueFd> reopen_for_reading(const UniqueFd& path_fd, const std::string& object, bool directory_ok) {
-  struct stat st {};
+// the file read; `st` receives what the check saw (the reopened file is the same inode).
+Result<UniqueFd> reopen_for_reading(const UniqueFd& path_fd, const std::string& object, bool directory_ok,
+                                    struct stat& st) {
   if (::fstat(path_fd.get(), &st) != 0) return failure(object, errno_text(errno));
   if (S_ISLNK(st.st_mode)) return open_error(object, ELOOP);
   if (!S_ISREG(st.st_mode) && !(directory_ok && S_ISDIR(st.st_mode)))
@@ -91,18 +91,17 @@ Result<UniqueFd> reopen_for_reading(const UniqueFd& path_fd, const std::string& 
 
 }  // namespace
 
-Result<UniqueFd> BeneathRoot::open_for_reading(std::string_view relative, bool directory_ok) const {
+Result<UniqueFd> BeneathRoot::open_for_reading(std::string_view relative, bool directory_ok,
+                                               struct stat& st) const {
   auto path_fd = open_beneath(relative, O_PATH | O_NOFOLLOW);
   if (!path_fd) return path_fd.error();
-  return reopen_for_reading(*path_fd, absolute(relative), directory_ok);
+  return reopen_for_reading(*path_fd, absolute(relative), directory_ok, st);
 }
 
 Result<std::string> BeneathRoot::read_file(std::string_view relative, size_t max_size) const {
-  auto fd = open_for_reading(relative, false);
-  if (!fd) return fd.error();
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
-  if (!S_ISREG(st.st_mode)) return corrupt(absolute(relative), "not a regular file");
+  auto fd = open_for_reading(relative, false, st);
+  if (!fd) return fd.error();
   if (st.st_nlink > 1)
     return corrupt(absolute(relative), "metadata file has " + std::to_string(st.st_nlink) + " hard links");
   if (static_cast<size_t>(st.st_size) > max_size)
@@ -208,7 +207,8 @@ Result<std::optional<std::string>> BeneathRoot::read_system_file(std::string_vie
   auto path_fd = open_in_root(fd_.get(), path, O_PATH);
   if (!path_fd && path_fd.error().code == ExitCode::not_found) return std::optional<std::string>();
   if (!path_fd) return path_fd.error();
-  auto fd = reopen_for_reading(*path_fd, absolute(path), false);
+  struct stat st {};
+  auto fd = reopen_for_reading(*path_fd, absolute(path), false, st);
   if (!fd) return fd.error();
   std::string content;
   char buffer[8192];
@@ -249,21 +249,14 @@ Result<std::optional<FileStat>> BeneathRoot::stat(std::string_view relative) con
 }
 
 Result<UniqueFd> BeneathRoot::open_file(std::string_view relative) const {
-  auto fd = open_for_reading(relative, false);
-  if (!fd) return fd.error();
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
-  if (!S_ISREG(st.st_mode)) return corrupt(absolute(relative), "not a regular file");
-  return fd;
+  return open_for_reading(relative, false, st);
 }
 
 Result<std::optional<std::string>> BeneathRoot::xattr(std::string_view relative, const std::string& name) const {
-  auto fd = open_for_reading(relative, true);
-  if (!fd) return fd.error();
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0) return failure(absolute(relative), errno_text(errno));
-  if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
-    return corrupt(absolute(relative), "not a regular file or directory");
+  auto fd = open_for_reading(relative, true, st);
+  if (!fd) return fd.error();
   std::string value(256, '\0');
   while (true) {
     const ssize_t n = ::fgetxattr(fd->get(), name.c_str(), value.data(), value.size());

@@ -6,13 +6,12 @@
 // merge of two sorted vectors, as in layer_verify.
 #include "ovlmount/forensics/blob_verify.hpp"
 
+#include "ovlmount/core/digest.hpp"
 #include "ovlmount/forensics/overlay_marks.hpp"
 #include "ovlmount/forensics/tar_split.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <cryptopp/filters.h>
-#include <cryptopp/hex.h>
 #include <cryptopp/sha.h>
 
 #include <fcntl.h>
@@ -60,9 +59,7 @@ std::string_view base_name(std::string_view path) {
 std::string hex_digest(CryptoPP::SHA256& hash) {
   CryptoPP::byte digest[CryptoPP::SHA256::DIGESTSIZE];
   hash.Final(digest);
-  std::string hex;
-  CryptoPP::ArraySource(digest, sizeof digest, true, new CryptoPP::HexEncoder(new CryptoPP::StringSink(hex), false));
-  return "sha256:" + hex;
+  return "sha256:" + hex_of(digest, sizeof digest);
 }
 
 void hash_update(CryptoPP::SHA256& hash, const void* data, std::size_t size) {

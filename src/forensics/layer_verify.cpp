@@ -12,8 +12,6 @@
 #include "ovlmount/core/digest.hpp"
 #include "ovlmount/forensics/tar_split.hpp"
 
-#include <cryptopp/filters.h>
-#include <cryptopp/hex.h>
 #include <cryptopp/sha.h>
 
 #include <fcntl.h>
@@ -153,9 +151,7 @@ class ProgressMeter {
 std::string sha256_digest_of(CryptoPP::SHA256& hash) {
   CryptoPP::byte digest[CryptoPP::SHA256::DIGESTSIZE];
   hash.Final(digest);
-  std::string hex;
-  CryptoPP::ArraySource(digest, sizeof digest, true, new CryptoPP::HexEncoder(new CryptoPP::StringSink(hex), false));
-  return "sha256:" + hex;
+  return "sha256:" + hex_of(digest, sizeof digest);
 }
 
 constexpr auto by_path = [](const auto& a, const auto& b) { return a.path < b.path; };

@@ -1,9 +1,14 @@
 // Why: see mount_table.hpp. libmount decodes mountinfo's octal escapes (spaces in targets).
 #include "ovlmount/mount/mount_table.hpp"
 
+#include "ovlmount/core/fd.hpp"
 #include "ovlmount/mount/mount_plan.hpp"
 
+#include <fcntl.h>
 #include <libmount/libmount.h>
+#include <linux/magic.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include <algorithm>
 #include <memory>
@@ -32,6 +37,44 @@ Result<std::vector<MountEntry>> ProcMountTable::read() const {
   }
   return entries;
 }
+
+PathMount ProcMountTable::mount_at(const std::string& path) const {
+  PathMount result;
+  const UniqueFd fd = open_without_symlinks(path, O_PATH | O_DIRECTORY);
+  struct statx st {};
+  if (!fd || ::statx(fd.get(), "", AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &st) != 0 ||
+      !(st.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || !(st.stx_mask & STATX_MNT_ID))
+    return result;
+  result.known = true;
+  result.is_root = (st.stx_attributes & STATX_ATTR_MOUNT_ROOT) != 0;
+  result.id = st.stx_mnt_id;
+  struct statfs fs {};
+  result.overlay = ::fstatfs(fd.get(), &fs) == 0 && fs.f_type == OVERLAYFS_SUPER_MAGIC;
+  return result;
+}
+
+MountIndex::MountIndex(std::vector<MountEntry> entries) : entries_(std::move(entries)) {
+  by_id_.reserve(entries_.size());
+  by_target_.reserve(entries_.size());
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    by_id_.emplace(entries_[i].id, i);
+    by_target_.emplace(entries_[i].target, i);
+  }
+}
+
+const MountEntry* MountIndex::ovlmount_at(const std::string& target) const {
+  const auto [begin, end] = by_target_.equal_range(target);
+  for (auto it = begin; it != end; ++it)
+    if (is_ovlmount_mount(entries_[it->second], target)) return &entries_[it->second];
+  return nullptr;
+}
+
+const MountEntry* MountIndex::with_id(std::uint64_t id) const {
+  const auto found = by_id_.find(id);
+  return found == by_id_.end() ? nullptr : &entries_[found->second];
+}
+
+bool MountIndex::is_mount_point(const std::string& path) const { return by_target_.contains(path); }
 
 bool is_ovlmount_mount(const MountEntry& entry, const std::string& target, std::uint64_t mnt_id) {
   return entry.target == target && entry.fstype == "overlay" && entry.source == mount_source &&

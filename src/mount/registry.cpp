@@ -4,6 +4,7 @@
 
 #include "ovlmount/core/digest.hpp"
 #include "ovlmount/core/fault_point.hpp"
+#include "ovlmount/core/json_input.hpp"
 #include "ovlmount/core/json_output.hpp"
 
 #include <boost/json.hpp>
@@ -154,7 +155,7 @@ json::object record_to_json(const MountRecord& record) {
 
 Result<MountRecord> record_from_json(const std::string& text, const std::string& object) {
   boost::system::error_code ec;
-  const json::value document = json::parse(text, ec);
+  const json::value document = parse_untrusted_json(text, ec);
   if (ec) return corrupt(object, "malformed record: " + ec.message());
   const json::object* top = document.if_object();
   if (!top) return corrupt(object, "record is not a JSON object");

@@ -57,6 +57,20 @@ bool is_overlay2_link_name(std::string_view name) {
          std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'); });
 }
 
+// The tags object of repositories.json's entry for repository `name`.
+Result<const json::object*> tags_of(const json::value& repository, std::string_view name, const std::string& object) {
+  const json::object* tags = repository.if_object();
+  if (!tags) return corrupt(object, "entry \"" + std::string(name) + "\" is not an object");
+  return tags;
+}
+
+// The image ID (64 hex) of tag `key`'s value `id`.
+Result<std::string> image_id_of(const json::value& id, std::string_view key, const std::string& object) {
+  const json::string* text = id.if_string();
+  if (!text || !is_sha256_digest(*text)) return corrupt(object, "entry \"" + std::string(key) + "\" is not a sha256 image ID");
+  return std::string(text->subview(7));
+}
+
 std::int64_t parse_size(std::string_view text) {
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos) return -1;
   return std::stoll(std::string(text));
@@ -73,24 +87,14 @@ Result<DockerStore> DockerStore::open(const RootDir& root) {
 
 Result<std::optional<json::object>> DockerStore::repositories() const {
   const std::string object = root_.absolute(repositories_file);
-  auto kind = root_.kind(repositories_file);
-  if (!kind) return kind.error();
-  if (*kind == EntryKind::missing) return std::optional<json::object>();
   auto text = root_.read_file(repositories_file, max_json_size);
+  if (!text && text.error().code == ExitCode::not_found) return std::optional<json::object>();
   if (!text) return text.error();
   auto document = parse_json(*text, object);
   if (!document) return document.error();
   json::object* top = document->if_object();
   json::value* repositories = top ? top->if_contains("Repositories") : nullptr;
   if (!repositories || !repositories->is_object()) return corrupt(object, "no \"Repositories\" object");
-  for (const auto& [name, repository] : repositories->get_object()) {
-    if (!repository.is_object()) return corrupt(object, "entry \"" + std::string(name) + "\" is not an object");
-    for (const auto& [key, id] : repository.get_object()) {
-      const json::string* id_text = id.if_string();
-      if (!id_text || !is_sha256_digest(*id_text))
-        return corrupt(object, "entry \"" + std::string(key) + "\" is not a sha256 image ID");
-    }
-  }
   return std::optional<json::object>(std::move(repositories->get_object()));
 }
 
@@ -98,11 +102,18 @@ Result<std::optional<std::string>> DockerStore::lookup_name(const ImageRef& ref)
   auto repositories = this->repositories();
   if (!repositories) return repositories.error();
   if (!*repositories) return std::optional<std::string>();
-  const json::value* repository = (*repositories)->if_contains(ref.familiar_name());
+  const std::string name = ref.familiar_name();
+  const json::value* repository = (*repositories)->if_contains(name);
   if (!repository) return std::optional<std::string>();
-  const json::value* id = repository->get_object().if_contains(ref.store_key());
+  const std::string object = root_.absolute(repositories_file);
+  auto tags = tags_of(*repository, name, object);
+  if (!tags) return tags.error();
+  const std::string key = ref.store_key();
+  const json::value* id = (*tags)->if_contains(key);
   if (!id) return std::optional<std::string>();
-  return std::optional<std::string>(std::string(id->get_string().subview(7)));
+  auto image_id = image_id_of(*id, key, object);
+  if (!image_id) return image_id.error();
+  return std::optional<std::string>(std::move(*image_id));
 }
 
 Result<std::map<std::string, std::vector<std::string>>> DockerStore::references() const {
@@ -110,9 +121,16 @@ Result<std::map<std::string, std::vector<std::string>>> DockerStore::references(
   if (!repositories) return repositories.error();
   std::map<std::string, std::vector<std::string>> by_id;
   if (!*repositories) return by_id;
-  for (const auto& [name, repository] : **repositories)
-    for (const auto& [key, id] : repository.get_object())
-      by_id[std::string(id.get_string().subview(7))].emplace_back(key);
+  const std::string object = root_.absolute(repositories_file);
+  for (const auto& [name, repository] : **repositories) {
+    auto tags = tags_of(repository, name, object);
+    if (!tags) return tags.error();
+    for (const auto& [key, id] : **tags) {
+      auto image_id = image_id_of(id, key, object);
+      if (!image_id) return image_id.error();
+      by_id[*image_id].emplace_back(key);
+    }
+  }
   for (auto& [id, keys] : by_id) std::sort(keys.begin(), keys.end());
   return by_id;
 }
@@ -146,6 +164,12 @@ Result<std::string> DockerStore::read_id_file(const std::string& relative) const
   return std::string(trim(*text));
 }
 
+Result<std::string> DockerStore::read_optional_id_file(const std::string& relative) const {
+  auto text = read_id_file(relative);
+  if (!text && text.error().code == ExitCode::not_found) return std::string();
+  return text;
+}
+
 Result<std::vector<Layer>> DockerStore::image_layers(const std::string&, const ImageConfig& config) const {
   const auto chain = chain_ids(config.diff_ids);
   std::vector<Layer> layers;
@@ -163,27 +187,16 @@ Result<Layer> DockerStore::layer(const std::string& chain_id, const std::string&
   const std::string object = "layer " + chain_id;
   if (!is_sha256_digest(chain_id)) return corrupt(object, "invalid chain ID");
   const std::string dir = std::string(layerdb_dir) + "/" + chain_id.substr(7);
-  auto dir_kind = root_.kind(dir);
-  if (!dir_kind) return dir_kind.error();
-  if (*dir_kind == EntryKind::missing)
-    return not_found(object, "not in the layer store (" + root_.absolute(dir) + " is missing)");
-  if (*dir_kind != EntryKind::directory) return corrupt(object, root_.absolute(dir) + " is not a directory");
 
   auto stored_diff = read_id_file(dir + "/diff");
-  if (!stored_diff) return stored_diff.error();
+  if (!stored_diff) return missing_layer_dir(dir, object, stored_diff.error());
   if (*stored_diff != diff_id)
     return corrupt(object, "layerdb diff is \"" + *stored_diff + "\", the image config says " + diff_id);
 
-  auto stored_parent = root_.kind(dir + "/parent");
-  if (!stored_parent) return stored_parent.error();
-  std::string parent;
-  if (*stored_parent != EntryKind::missing) {
-    auto parent_text = read_id_file(dir + "/parent");
-    if (!parent_text) return parent_text.error();
-    parent = std::move(*parent_text);
-  }
-  if (parent != parent_chain_id)
-    return corrupt(object, "layerdb parent is \"" + parent + "\", expected \"" + parent_chain_id + "\"");
+  auto parent = read_optional_id_file(dir + "/parent");
+  if (!parent) return parent.error();
+  if (*parent != parent_chain_id)
+    return corrupt(object, "layerdb parent is \"" + *parent + "\", expected \"" + parent_chain_id + "\"");
 
   auto cache_id = read_id_file(dir + "/cache-id");
   if (!cache_id) return cache_id.error();
@@ -195,15 +208,23 @@ Result<Layer> DockerStore::layer(const std::string& chain_id, const std::string&
   layer->diff_id = diff_id;
   layer->chain_id = chain_id;
   layer->tar_split = dir + "/tar-split.json.gz";
-  auto size_kind = root_.kind(dir + "/size");
-  if (!size_kind) return size_kind.error();
-  if (*size_kind != EntryKind::missing) {
-    auto size = read_id_file(dir + "/size");
-    if (!size) return size.error();
+  auto size = read_optional_id_file(dir + "/size");
+  if (!size) return size.error();
+  if (!size->empty()) {
     layer->size = parse_size(*size);
     if (layer->size < 0) return corrupt(object, "layerdb size \"" + *size + "\" is not a byte count");
   }
   return layer;
+}
+
+Error DockerStore::missing_layer_dir(const std::string& dir, const std::string& object, const Error& error) const {
+  if (error.code != ExitCode::not_found) return error;
+  auto dir_kind = root_.kind(dir);
+  if (!dir_kind) return dir_kind.error();
+  if (*dir_kind == EntryKind::missing)
+    return not_found(object, "not in the layer store (" + root_.absolute(dir) + " is missing)");
+  if (*dir_kind != EntryKind::directory) return corrupt(object, root_.absolute(dir) + " is not a directory");
+  return error;
 }
 
 Result<Layer> DockerStore::layer_dir(std::string cache_id, LayerRole role, const std::string& object) const {

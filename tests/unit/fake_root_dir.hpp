@@ -45,9 +45,11 @@ class FakeRootDir final : public RootDir {
     dirs_.insert(relative);
     add_parents(relative);
   }
+  // Removes `relative` and, as rm -r would, everything below it.
   void remove(const std::string& relative) {
-    files_.erase(relative);
-    dirs_.erase(relative);
+    const auto below = [&](const std::string& path) { return path == relative || path.starts_with(relative + "/"); };
+    std::erase_if(files_, [&](const auto& file) { return below(file.first); });
+    std::erase_if(dirs_, below);
   }
 
   const std::string& path() const override { return path_; }

@@ -147,6 +147,17 @@ class FakeMountTable final : public MountTable {
  public:
   std::vector<MountEntry> entries;
   Result<std::vector<MountEntry>> read() const override { return entries; }
+  PathMount mount_at(const std::string& path) const override {
+    PathMount result;
+    result.known = true;
+    for (const MountEntry& entry : entries)
+      if (entry.target == path) {
+        result.is_root = true;
+        result.id = entry.id;
+        result.overlay = entry.fstype == "overlay";
+      }
+    return result;
+  }
   void add_ovlmount(const std::string& target, std::uint64_t id = 0) {
     entries.push_back({id, target, "overlay", "ovlmount", "ro"});
   }

@@ -210,7 +210,7 @@ BOOST_AUTO_TEST_CASE(a_json_bomb_in_a_store_file_is_corrupt) {
   fake.root.add_file("overlay-layers/layers.json", zeros_array(size_t{32} << 20));
   auto store = ContainersStorage::open(fake.root);
   const Error error = store ? error_of(resolve_any(*store, "localhost/app:latest")) : store.error();
-  BOOST_TEST(is_corrupt(error, "malformed JSON: needs more memory"));
+  BOOST_TEST(is_corrupt(error, "malformed JSON: needs more memory"), error.message());
   BOOST_TEST(error.object.ends_with("overlay-layers/layers.json"));
 }
 

@@ -16,6 +16,9 @@ namespace ovlmount {
 // Lowercase hex SHA-256 of `bytes`.
 std::string sha256_hex(std::string_view bytes);
 
+// `size` bytes as lowercase hex (a digest's text form).
+std::string hex_of(const unsigned char* bytes, std::size_t size);
+
 // True when `text` is exactly 64 lowercase hex digits.
 bool is_hex64(std::string_view text);
 

@@ -8,6 +8,7 @@
 #include "ovlmount/core/error.hpp"
 #include "ovlmount/core/fd.hpp"
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <cstdint>
@@ -113,7 +114,8 @@ class BeneathRoot final : public RootDir {
   Result<UniqueFd> open_beneath(std::string_view relative, int flags) const;
   // `relative` opened for reading once an O_PATH look has shown it is a regular file (or a
   // directory when `directory_ok`); anything else is corrupt and never opened for reading.
-  Result<UniqueFd> open_for_reading(std::string_view relative, bool directory_ok) const;
+  // `st` receives the file's metadata as checked.
+  Result<UniqueFd> open_for_reading(std::string_view relative, bool directory_ok, struct stat& st) const;
 
   std::string path_;
   UniqueFd fd_;
