@@ -1,10 +1,11 @@
 // Why: see verify.hpp. Resolution already checks the whole metadata chain (it refuses to
 // mount anything that does not verify), so level 1 is resolution itself, reported as a result
 // rather than an error; level 2 rebuilds every image layer's tar stream from its tar-split, or reads
-// its blob where the store keeps none (containerd).
+// its blob where the store keeps none (containerd), one layer per core at a time.
 #include "ovlmount/cli/verify.hpp"
 
 #include "ovlmount/core/json_output.hpp"
+#include "ovlmount/core/parallel.hpp"
 #include "ovlmount/forensics/blob_verify.hpp"
 #include "ovlmount/forensics/layer_verify.hpp"
 #include "ovlmount/store/resolver.hpp"
@@ -14,6 +15,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <mutex>
 #include <ostream>
 
 namespace ovlmount {
@@ -33,8 +36,9 @@ struct LayerReport {
   std::vector<FileProblem> problems;
 };
 
+// Verifies one layer; progress (on a terminal, for big layers) goes to `err` under `err_mutex`.
 LayerReport check_layer(const RootDir& root, const Layer& layer, size_t index, size_t count, bool quick,
-                        std::ostream& err) {
+                        std::ostream& err, std::mutex& err_mutex) {
   LayerReport report;
   report.layer = &layer;
   if (layer.role != LayerRole::image || (layer.tar_split.empty() && layer.blob.empty())) {
@@ -54,12 +58,16 @@ LayerReport check_layer(const RootDir& root, const Layer& layer, size_t index, s
   VerifyProgress progress;
   const bool show_progress = ::isatty(STDERR_FILENO) && layer.size > progress_threshold;
   if (show_progress)
-    progress = [&err, index, count](std::uint64_t done, std::uint64_t total) {
+    progress = [&err, &err_mutex, index, count](std::uint64_t done, std::uint64_t total) {
+      const std::lock_guard lock(err_mutex);
       err << "\rverify: layer " << index << "/" << count << ": " << (done >> 20) << " of " << (total >> 20) << " MiB"
           << std::flush;
     };
   auto result = layer.tar_split.empty() ? verify_layer_blob(root, layer, progress) : verify_layer(root, layer, progress);
-  if (show_progress) err << "\r\033[K" << std::flush;
+  if (show_progress) {
+    const std::lock_guard lock(err_mutex);
+    err << "\r\033[K" << std::flush;
+  }
   if (!result) {
     report.status = "failed";
     report.problems.push_back({"", result.error().message()});
@@ -71,6 +79,18 @@ LayerReport check_layer(const RootDir& root, const Layer& layer, size_t index, s
   report.files = result->entries;
   report.problems = std::move(result->problems);
   return report;
+}
+
+// check_layer of every layer, one layer per core at a time: a layer's tar stream is one
+// sequential hash, so the work splits by layer.
+std::vector<LayerReport> check_layers(const RootDir& root, const std::vector<Layer>& layers, bool quick,
+                                      std::ostream& err) {
+  std::vector<LayerReport> reports(layers.size());
+  std::mutex err_mutex;
+  for_each_index(layers.size(), worker_count(layers.size()), [&](size_t i) {
+    reports[i] = check_layer(root, layers[i], i + 1, layers.size(), quick, err, err_mutex);
+  });
+  return reports;
 }
 
 void print_json(const std::string& reference, const Stack* stack, const std::optional<Error>& metadata_problem,
@@ -139,12 +159,9 @@ Result<void> run_verify(const Stores& stores, const std::string& reference, bool
     return stack.error();
   }
 
-  std::vector<LayerReport> reports;
-  bool ok = true;
-  for (size_t i = 0; i < stack->layers.size(); ++i) {
-    reports.push_back(check_layer(*data_root, stack->layers[i], i + 1, stack->layers.size(), quick, err));
-    if (reports.back().status == "failed") ok = false;
-  }
+  const std::vector<LayerReport> reports = check_layers(*data_root, stack->layers, quick, err);
+  const bool ok = std::none_of(reports.begin(), reports.end(),
+                               [](const LayerReport& report) { return report.status == "failed"; });
   if (json) print_json(reference, &*stack, std::nullopt, reports, ok, quick, out);
   else print_text(std::nullopt, reports, ok, out);
   if (ok) return {};

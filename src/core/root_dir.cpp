@@ -35,6 +35,23 @@ Error open_error(const std::string& path, int errnum) {
 
 }  // namespace
 
+Result<std::vector<std::optional<std::string>>> RootDir::read_files(std::string_view dir,
+                                                                    const std::vector<std::string_view>& names,
+                                                                    size_t max_size) const {
+  auto kind = this->kind(dir);
+  if (!kind) return kind.error();
+  if (*kind == EntryKind::missing) return not_found(absolute(dir), "no such file or directory");
+  if (*kind != EntryKind::directory) return corrupt(absolute(dir), "a path element is not a directory");
+  std::vector<std::optional<std::string>> contents;
+  for (const std::string_view name : names) {
+    auto content = read_file(std::string(dir) + "/" + std::string(name), max_size);
+    if (!content && content.error().code == ExitCode::not_found) contents.emplace_back();
+    else if (!content) return content.error();
+    else contents.emplace_back(std::move(*content));
+  }
+  return contents;
+}
+
 std::string RootDir::absolute(std::string_view relative) const {
   if (relative.empty()) return path();
   return path() + "/" + std::string(relative);
@@ -56,18 +73,28 @@ Result<BeneathRoot> BeneathRoot::open(const std::string& path) {
   return BeneathRoot(resolved, UniqueFd(fd));
 }
 
-Result<UniqueFd> BeneathRoot::open_beneath(std::string_view relative, int flags) const {
+namespace {
+
+// Opens `relative` below the directory `base` (whose path is `base_path`) with `flags`,
+// strictly beneath it and without any symlink.
+Result<UniqueFd> open_below(int base, const std::string& base_path, std::string_view relative, int flags) {
   const std::string rel = relative.empty() ? std::string(".") : std::string(relative);
   open_how how{};
   how.flags = static_cast<__u64>(flags | O_CLOEXEC);
   how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-  long fd = ::syscall(SYS_openat2, fd_.get(), rel.c_str(), &how, sizeof how);
+  long fd = ::syscall(SYS_openat2, base, rel.c_str(), &how, sizeof how);
   if (fd < 0 && errno == EPERM && (flags & O_NOATIME)) {
     how.flags &= ~static_cast<__u64>(O_NOATIME);
-    fd = ::syscall(SYS_openat2, fd_.get(), rel.c_str(), &how, sizeof how);
+    fd = ::syscall(SYS_openat2, base, rel.c_str(), &how, sizeof how);
   }
-  if (fd < 0) return open_error(absolute(relative), errno);
+  if (fd < 0) return open_error(relative.empty() ? base_path : base_path + "/" + rel, errno);
   return UniqueFd(static_cast<int>(fd));
+}
+
+}  // namespace
+
+Result<UniqueFd> BeneathRoot::open_beneath(std::string_view relative, int flags) const {
+  return open_below(fd_.get(), path_, relative, flags);
 }
 
 namespace {
@@ -98,28 +125,62 @@ Result<UniqueFd> BeneathRoot::open_for_reading(std::string_view relative, bool d
   return reopen_for_reading(*path_fd, absolute(relative), directory_ok, st);
 }
 
-Result<std::string> BeneathRoot::read_file(std::string_view relative, size_t max_size) const {
+namespace {
+
+// The content of the regular file whose O_PATH descriptor is `path_fd`, at most `max_size` bytes
+// and with one link (see RootDir::read_file). The buffer has room for one byte more than the
+// file's size, so a small file takes one read: a regular file reads short only at its end.
+Result<std::string> read_whole(const UniqueFd& path_fd, const std::string& object, size_t max_size) {
   struct stat st {};
-  auto fd = open_for_reading(relative, false, st);
+  auto fd = reopen_for_reading(path_fd, object, false, st);
   if (!fd) return fd.error();
-  if (st.st_nlink > 1)
-    return corrupt(absolute(relative), "metadata file has " + std::to_string(st.st_nlink) + " hard links");
+  if (st.st_nlink > 1) return corrupt(object, "metadata file has " + std::to_string(st.st_nlink) + " hard links");
   if (static_cast<size_t>(st.st_size) > max_size)
-    return corrupt(absolute(relative), "file is larger than " + std::to_string(max_size) + " bytes");
-  std::string content(static_cast<size_t>(st.st_size), '\0');
+    return corrupt(object, "file is larger than " + std::to_string(max_size) + " bytes");
+  std::string content(static_cast<size_t>(st.st_size) + 1, '\0');
   size_t done = 0;
   while (true) {
     if (done == content.size()) content.resize(done + 4096);
-    const ssize_t n = ::read(fd->get(), content.data() + done, content.size() - done);
+    const size_t wanted = content.size() - done;
+    const ssize_t n = ::read(fd->get(), content.data() + done, wanted);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return failure(absolute(relative), errno_text(errno));
-    if (n == 0) break;
+    if (n < 0) return failure(object, errno_text(errno));
     done += static_cast<size_t>(n);
-    if (done > max_size)
-      return corrupt(absolute(relative), "file is larger than " + std::to_string(max_size) + " bytes");
+    if (done > max_size) return corrupt(object, "file is larger than " + std::to_string(max_size) + " bytes");
+    if (static_cast<size_t>(n) < wanted) break;
   }
   content.resize(done);
   return content;
+}
+
+}  // namespace
+
+Result<std::string> BeneathRoot::read_file(std::string_view relative, size_t max_size) const {
+  auto path_fd = open_beneath(relative, O_PATH | O_NOFOLLOW);
+  if (!path_fd) return path_fd.error();
+  return read_whole(*path_fd, absolute(relative), max_size);
+}
+
+Result<std::vector<std::optional<std::string>>> BeneathRoot::read_files(std::string_view dir,
+                                                                        const std::vector<std::string_view>& names,
+                                                                        size_t max_size) const {
+  auto dir_fd = open_beneath(dir, O_PATH | O_DIRECTORY);
+  if (!dir_fd) return dir_fd.error();
+  const std::string dir_path = absolute(dir);
+  std::vector<std::optional<std::string>> contents;
+  for (const std::string_view name : names) {
+    if (name.empty() || name.find('/') != std::string_view::npos) return failure(dir_path, "not a file name");
+    auto path_fd = open_below(dir_fd->get(), dir_path, name, O_PATH | O_NOFOLLOW);
+    if (!path_fd && path_fd.error().code == ExitCode::not_found) {
+      contents.emplace_back();
+      continue;
+    }
+    if (!path_fd) return path_fd.error();
+    auto content = read_whole(*path_fd, dir_path + "/" + std::string(name), max_size);
+    if (!content) return content.error();
+    contents.emplace_back(std::move(*content));
+  }
+  return contents;
 }
 
 Result<std::vector<std::string>> BeneathRoot::list_dir(std::string_view relative) const {

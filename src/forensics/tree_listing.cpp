@@ -8,6 +8,7 @@
 // descriptors. The layers are read through RootDir like every other read of the store.
 #include "ovlmount/forensics/tree_listing.hpp"
 
+#include "ovlmount/core/digest.hpp"
 #include "ovlmount/core/fd.hpp"
 #include "ovlmount/forensics/overlay_marks.hpp"
 
@@ -191,12 +192,7 @@ void hash_file(int fd, TreeEntry& entry) {
   }
   CryptoPP::byte digest[CryptoPP::SHA256::DIGESTSIZE];
   hash.Final(digest);
-  static constexpr char hex[] = "0123456789abcdef";
-  entry.sha256.clear();
-  for (const CryptoPP::byte b : digest) {
-    entry.sha256 += hex[b >> 4];
-    entry.sha256 += hex[b & 0xF];
-  }
+  entry.sha256 = hex_of(digest, sizeof digest);
 }
 
 // Gives entries to a TreeRow in the order they are added, hashing the open files that come

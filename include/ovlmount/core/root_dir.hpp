@@ -51,6 +51,13 @@ class RootDir {
   // `max_size` bytes.
   virtual Result<std::string> read_file(std::string_view relative, size_t max_size) const = 0;
 
+  // The contents of the regular files `names` (plain names) in the directory at `dir`, as
+  // read_file would give them, with the directory looked up once: nullopt for a name that does
+  // not exist; not_found when `dir` does not exist, corrupt when it is not a directory.
+  virtual Result<std::vector<std::optional<std::string>>> read_files(std::string_view dir,
+                                                                     const std::vector<std::string_view>& names,
+                                                                     size_t max_size) const;
+
   // The names in the directory at `relative` (without "." and ".."), unsorted.
   virtual Result<std::vector<std::string>> list_dir(std::string_view relative) const = 0;
 
@@ -85,6 +92,9 @@ class BeneathRoot final : public RootDir {
 
   const std::string& path() const override { return path_; }
   Result<std::string> read_file(std::string_view relative, size_t max_size) const override;
+  Result<std::vector<std::optional<std::string>>> read_files(std::string_view dir,
+                                                             const std::vector<std::string_view>& names,
+                                                             size_t max_size) const override;
   Result<std::vector<std::string>> list_dir(std::string_view relative) const override;
   Result<EntryKind> kind(std::string_view relative) const override;
   Result<UniqueFd> open_dir(std::string_view relative) const override;

@@ -37,11 +37,6 @@ class DockerStore final : public ImageStore {
  private:
   explicit DockerStore(const RootDir& root) : root_(root) {}
   Result<std::string> read_id_file(const std::string& relative) const;
-  // The trimmed content of `relative`, "" when it does not exist.
-  Result<std::string> read_optional_id_file(const std::string& relative) const;
-  // `error` (reading a file of the layerdb dir `dir`) said more precisely when `dir` itself is
-  // missing or not a directory.
-  Error missing_layer_dir(const std::string& dir, const std::string& object, const Error& error) const;
   // repositories.json's "Repositories" object (its entries are checked where they are used);
   // nullopt when the file does not exist.
   Result<std::optional<boost::json::object>> repositories() const;
