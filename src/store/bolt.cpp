@@ -4,7 +4,9 @@
 // element table longer than the page. Elements are then checked one by one as they are used.
 // A walk keeps the ids it has read, so a page reached twice (a cycle, or two parents) is
 // corrupt; that also bounds the work to the pages in the file. Pages are read whole into
-// memory (at most the file's size) and dropped when the walk leaves them.
+// memory (at most the file's size) and dropped when the walk leaves them, except that the
+// first bolt_page_cache_bytes of pages are kept for the next lookup in the same transaction
+// (they cannot change until the txid moves, and reload() drops them when it does).
 #include "ovlmount/store/bolt.hpp"
 
 #include <sys/stat.h>
@@ -202,11 +204,14 @@ struct BoltFile::Walker {
     if (!page) return page.error();
     for (int depth = 1; !page->is_leaf(); ++depth) {
       BranchElement chosen;
+      bool passed = false;
       for (std::uint16_t index = 0; index < page->count; ++index) {
         BranchElement element;
         if (auto problem = page->branch_element(index, element)) return file.corrupt_here(std::move(*problem));
-        if (index > 0 && element.key > key) break;
-        chosen = element;
+        if (visited.contains(element.child))
+          return file.corrupt_here("page " + std::to_string(element.child) + " is reached twice in one tree (a cycle?)");
+        if (index > 0 && element.key > key) passed = true;
+        if (!passed) chosen = element;
       }
       page = child_page(chosen.child, depth);
       if (!page) return page.error();
@@ -283,12 +288,26 @@ Result<BoltFile> BoltFile::open(UniqueFd fd, std::string display_name) {
   return file;
 }
 
+Result<void> BoltFile::check_length() const {
+  const std::uint64_t needed = meta_.high_water * meta_.page_size;
+  if (needed <= file_size_) return {};
+  struct stat status {};
+  if (::fstat(fd_.get(), &status) != 0) return failure(display_name_, "fstat: " + errno_text(errno));
+  if (needed <= static_cast<std::uint64_t>(status.st_size)) return {};
+  return corrupt_here("page " + std::to_string(meta_.high_water - 1) + " is past the end of the file (" +
+                      std::to_string(status.st_size) + " bytes; torn or truncated?)");
+}
+
 Result<void> BoltFile::reload() {
   struct stat status {};
   if (::fstat(fd_.get(), &status) != 0) return failure(display_name_, "fstat: " + errno_text(errno));
   file_size_ = static_cast<std::uint64_t>(status.st_size);
   auto meta = read_meta();
   if (!meta) return meta.error();
+  if (meta->txid != meta_.txid || meta->page_size != meta_.page_size) {
+    page_cache_.clear();
+    page_cache_size_ = 0;
+  }
   meta_ = *meta;
   return {};
 }
@@ -392,15 +411,24 @@ Result<BoltFile::Page> BoltFile::read_page(std::uint64_t page_id) const {
                         ") of transaction " + std::to_string(meta_.txid));
   if (page_id >= pages_in_file)
     return corrupt_here(label + " is past the end of the file (" + std::to_string(file_size_) + " bytes)");
-  auto header = read_at(page_id * page_size, page_header_size);
-  if (!header) return header.error();
-  if (const std::uint64_t stated_id = u64_at(*header, 0); stated_id != page_id)
+  if (const auto cached = page_cache_.find(page_id); cached != page_cache_.end()) {
+    Page page;
+    page.id = page_id;
+    page.flags = u16_at(cached->second, 8);
+    page.count = u16_at(cached->second, 10);
+    page.bytes = cached->second;
+    return page;
+  }
+  auto first = read_at(page_id * page_size, page_size);
+  if (!first) return first.error();
+  const std::string_view header = *first;
+  if (const std::uint64_t stated_id = u64_at(header, 0); stated_id != page_id)
     return corrupt_here(label + " says it is page " + std::to_string(stated_id));
   Page page;
   page.id = page_id;
-  page.flags = u16_at(*header, 8);
-  page.count = u16_at(*header, 10);
-  const std::uint64_t overflow = u32_at(*header, 12);
+  page.flags = u16_at(header, 8);
+  page.count = u16_at(header, 10);
+  const std::uint64_t overflow = u32_at(header, 12);
   const std::uint64_t span_pages = 1 + overflow;
   if (span_pages > meta_.high_water - page_id)
     return corrupt_here(label + " overflows by " + std::to_string(overflow) + " pages, past the last page (" +
@@ -413,9 +441,16 @@ Result<BoltFile::Page> BoltFile::read_page(std::uint64_t page_id) const {
                         std::to_string(bolt_max_page_span) + " bytes a page may span");
   if (auto problem = check_page_shape(label, page.flags, page.count, span_pages * page_size))
     return corrupt_here(std::move(*problem));
-  auto bytes = read_at(page_id * page_size, span_pages * page_size);
-  if (!bytes) return bytes.error();
-  page.bytes = std::move(*bytes);
+  page.bytes = std::move(*first);
+  if (span_pages > 1) {
+    auto rest = read_at((page_id + 1) * page_size, (span_pages - 1) * page_size);
+    if (!rest) return rest.error();
+    page.bytes += *rest;
+  }
+  if (page_cache_size_ + page.bytes.size() <= bolt_page_cache_bytes) {
+    page_cache_.emplace(page_id, page.bytes);
+    page_cache_size_ += page.bytes.size();
+  }
   return page;
 }
 
@@ -459,6 +494,23 @@ Result<std::optional<std::string>> BoltFile::get(const BoltBucket& bucket, std::
   if (!found) return found.error();
   if (!*found || ((*found)->flags & bucket_leaf_flag)) return std::nullopt;
   return std::move((*found)->value);
+}
+
+Result<std::optional<BoltEntry>> BoltFile::entry(const BoltBucket& bucket, std::string_view key) const {
+  if (auto current = check_current(bucket); !current) return current.error();
+  Walker walker{.file = *this, .visited = {}};
+  auto found = walker.find(bucket, key);
+  if (!found) return found.error();
+  if (!*found) return std::nullopt;
+  BoltEntry result;
+  if ((*found)->flags & bucket_leaf_flag) {
+    auto child = walker.sub_bucket((*found)->value, "bucket " + std::string(key));
+    if (!child) return child.error();
+    result.bucket = std::move(*child);
+  } else {
+    result.value = std::move((*found)->value);
+  }
+  return result;
 }
 
 Result<void> BoltFile::for_each(const BoltBucket& bucket,

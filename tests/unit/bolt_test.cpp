@@ -284,6 +284,69 @@ BOOST_AUTO_TEST_CASE(missing_keys_and_kind_mismatches_are_absent) {
   BOOST_TEST(file.bucket({}).value().value().root_page == file.root().root_page);
 }
 
+BOOST_AUTO_TEST_CASE(entry_returns_a_value_or_a_sub_bucket) {
+  auto file = open_fixture("meta.db").value();
+  const auto v1 = file.bucket({"v1"}).value().value();
+  const auto version = file.entry(v1, "version").value();
+  BOOST_TEST_REQUIRE(version.has_value());
+  BOOST_TEST(!version->bucket.has_value());
+  BOOST_TEST(shown(decode_varint(version->value)) == "3");
+  const auto ns = file.entry(v1, "default").value();
+  BOOST_TEST_REQUIRE(ns.has_value());
+  BOOST_TEST_REQUIRE(ns->bucket.has_value());
+  BOOST_TEST(ns->value.empty());
+  BOOST_TEST(file.bucket(*ns->bucket, "images").value().has_value());
+  BOOST_TEST(!file.entry(v1, "zzz").value().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(pinned_reads_the_loaded_transaction_and_again_when_it_moves) {
+  std::string bytes = read_fixture("meta.db");
+  UniqueFd writer = memory_file(bytes);
+  auto file = BoltFile::open(UniqueFd(::fcntl(writer.get(), F_DUPFD_CLOEXEC, 0)), std::string(damaged_name)).value();
+  const std::uint64_t first_txid = file.txid();
+  const BoltBucket kept = file.root();
+  int walks = 0;
+  auto images = file.pinned([&](const BoltFile& walked) {
+    ++walks;
+    return read_all_images(walked);
+  });
+  BOOST_TEST_REQUIRE(images.has_value());
+  BOOST_TEST(walks == 1);
+  auto again = file.pinned([&](const BoltFile& walked) { return walked.get(kept, "v1"); });
+  BOOST_TEST(again.has_value());
+  BOOST_TEST(file.txid() == first_txid);
+
+  const auto commit = [&] {
+    const std::size_t newer = newer_meta(bytes);
+    const std::size_t older = newer == 0 ? page_size : 0;
+    std::copy_n(bytes.begin() + static_cast<std::ptrdiff_t>(newer), page_size,
+                bytes.begin() + static_cast<std::ptrdiff_t>(older));
+    put_le(bytes, older, older / page_size, 8);
+    put_le(bytes, older + meta_txid_offset, get_le(bytes, newer + meta_txid_offset, 8) + 1, 8);
+    reseal_meta(bytes, older);
+    BOOST_TEST_REQUIRE(::pwrite(writer.get(), bytes.data() + older, page_size, static_cast<off_t>(older)) ==
+                       static_cast<ssize_t>(page_size));
+  };
+  walks = 0;
+  images = file.pinned([&](const BoltFile& walked) {
+    if (++walks == 1) commit();
+    return read_all_images(walked);
+  });
+  BOOST_TEST_REQUIRE(images.has_value());
+  BOOST_TEST(walks == 2);
+  BOOST_TEST(file.txid() == first_txid + 1);
+
+  walks = 0;
+  images = file.pinned([&](const BoltFile& walked) {
+    ++walks;
+    commit();
+    return read_all_images(walked);
+  });
+  BOOST_TEST_REQUIRE(!images.has_value());
+  BOOST_TEST(walks == bolt_consistent_attempts);
+  BOOST_TEST(contains(images.error().problem, "kept changing"));
+}
+
 BOOST_AUTO_TEST_CASE(for_each_visits_in_key_order) {
   auto file = open_fixture("meta.db").value();
   const auto v1 = file.bucket({"v1"}).value().value();

@@ -184,6 +184,50 @@ BOOST_AUTO_TEST_CASE(a_damaged_meta_db_is_corrupt) {
   BOOST_TEST((names.error().code == ExitCode::corrupt));
 }
 
+BOOST_AUTO_TEST_CASE(a_store_reads_each_blob_once_and_resolves_a_name_without_listing) {
+  FixtureRoot fixture;
+  const BeneathRoot root = fixture.root();
+  const ContainerdStore store = open_store(root, "default");
+  auto first = resolve_image(store, "ovlfixture:1");
+  BOOST_TEST_REQUIRE(first.has_value(), first.error().message());
+  stdfs::remove(fixture.blob(manifest_digest));
+  stdfs::remove(fixture.blob("sha256:" + config_hex));
+  for (const std::string& reference : std::vector<std::string>{"ovlfixture:1", config_hex}) {
+    auto again = resolve_image(store, reference);
+    BOOST_TEST_REQUIRE(again.has_value(), reference << ": " << again.error().message());
+    BOOST_TEST(again->image_id == first->image_id);
+    BOOST_TEST(again->layers.size() == first->layers.size());
+  }
+  auto ids = store.image_ids();
+  BOOST_TEST_REQUIRE(ids.has_value(), ids.error().message());
+  BOOST_TEST(*ids == std::vector<std::string>{config_hex}, boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(a_full_id_resolves_in_a_fresh_store_and_an_unlisted_config_is_no_image) {
+  FixtureRoot fixture;
+  const BeneathRoot root = fixture.root();
+  auto stack = resolve_image(open_store(root, "k8s.io"), config_hex);
+  BOOST_TEST_REQUIRE(stack.has_value(), stack.error().message());
+  BOOST_TEST(stack->image_id == "sha256:" + config_hex);
+  const std::string other(64, 'a');
+  auto absent = open_store(root, "default").has_image(other);
+  BOOST_TEST_REQUIRE(absent.has_value(), absent.error().message());
+  BOOST_TEST(!*absent);
+  auto named = resolve_image(open_store(root, "default"), other);
+  BOOST_TEST_REQUIRE(!named.has_value());
+  BOOST_TEST((named.error().code == ExitCode::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(a_namespace_that_is_not_an_identifier_is_not_found) {
+  FixtureRoot fixture;
+  const BeneathRoot root = fixture.root();
+  for (const std::string ns : {"", "../default", "no-such"}) {
+    auto store = ContainerdStore::open(root, ns);
+    BOOST_TEST_REQUIRE(!store.has_value());
+    BOOST_TEST((store.error().code == ExitCode::not_found));
+  }
+}
+
 BOOST_AUTO_TEST_CASE(the_fixture_has_no_containers) {
   FixtureRoot fixture;
   const BeneathRoot root = fixture.root();

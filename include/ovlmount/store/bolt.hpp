@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -34,6 +35,11 @@ inline constexpr int bolt_max_depth = 64;
 // (up to bolt_max_depth of them), so this bounds its memory; containerd's and libpod's largest
 // values (labels, a container's config) are a few hundred KiB.
 inline constexpr std::uint64_t bolt_max_page_span = std::uint64_t{16} << 20;
+
+// How many bytes of pages a BoltFile keeps between lookups of one transaction. Point lookups
+// of one command pass through the same branch pages and bucket roots again and again; a few
+// MiB hold those for the largest stores, and a listing's walk simply stops adding once full.
+inline constexpr std::uint64_t bolt_page_cache_bytes = std::uint64_t{4} << 20;
 
 // A bucket of one committed transaction: where its tree starts. Only meaningful to the
 // BoltFile that returned it, and only until that file's next reload(); using it after a reload
@@ -52,6 +58,12 @@ struct BoltItem {
   std::optional<BoltBucket> bucket;  // set when the element is a sub-bucket
 };
 
+// One element looked up by key, owning its bytes: a plain value or a sub-bucket.
+struct BoltEntry {
+  std::string value;                 // the raw value; empty for a sub-bucket
+  std::optional<BoltBucket> bucket;  // set when the element is a sub-bucket
+};
+
 // A read-only bbolt file, read through a descriptor without locks.
 class BoltFile {
  public:
@@ -60,6 +72,10 @@ class BoltFile {
   // (reload()). `display_name` is what errors name.
   // corrupt when neither meta page is valid; failure when the descriptor cannot be read.
   static Result<BoltFile> open(UniqueFd fd, std::string display_name);
+
+  // corrupt when the file is shorter than the pages of the transaction read last (a torn or
+  // truncated copy): a reader by key, which never visits most pages, checks this instead.
+  Result<void> check_length() const;
 
   // Re-reads the file size and both meta pages and takes the valid meta (magic 0xED0CDAED,
   // version 2, FNV-1a-64 checksum, sane pageSize) with the higher txid. Buckets read before
@@ -75,6 +91,16 @@ class BoltFile {
   template <class WalkFn>
   std::invoke_result_t<WalkFn&, const BoltFile&> consistent(WalkFn&& walk);
 
+  // Calls `walk(const BoltFile&)` on the transaction read last (by open(), reload() or an
+  // earlier call), then re-reads the meta: when the txid did not move, every page the walk read
+  // belonged to that transaction and its result is returned; otherwise the file is reloaded and
+  // the walk repeated on the new transaction, up to bolt_consistent_attempts times. A series of
+  // small lookups through pinned() therefore all read one transaction while the file stands
+  // still, without re-reading the meta before each. Same contract for `walk` as consistent(),
+  // except that it may start from a BoltBucket it kept whose txid equals txid().
+  template <class WalkFn>
+  std::invoke_result_t<WalkFn&, const BoltFile&> pinned(WalkFn&& walk);
+
   // The root bucket of the current transaction (its elements are the top-level buckets).
   BoltBucket root() const;
 
@@ -86,9 +112,17 @@ class BoltFile {
   // one name is missing or not a bucket. An empty path is the root.
   Result<std::optional<BoltBucket>> bucket(const std::vector<std::string_view>& path) const;
 
+  // Lookups by key (bucket(), get(), entry()) check every child pointer of each branch page
+  // they pass through, so a page pointing back up its own path is corrupt even when the key
+  // sought lies elsewhere.
+
   // The value of `key` in `bucket`; nullopt when there is no such key, or when the key is a
   // sub-bucket (as bbolt's Get()). corrupt on a damaged page, element or tree.
   Result<std::optional<std::string>> get(const BoltBucket& bucket, std::string_view key) const;
+
+  // The element `key` of `bucket`, value or sub-bucket; nullopt when there is no such key.
+  // corrupt on a damaged page, element or tree.
+  Result<std::optional<BoltEntry>> entry(const BoltBucket& bucket, std::string_view key) const;
 
   // Calls `visit` for each element of `bucket` in key order; stops at and returns the first
   // error `visit` returns. corrupt on a damaged page, element or tree, or keys out of order.
@@ -126,6 +160,8 @@ class BoltFile {
 
   UniqueFd fd_;
   std::string display_name_;
+  mutable std::unordered_map<std::uint64_t, std::string> page_cache_;  // pages of meta_.txid, whole
+  mutable std::uint64_t page_cache_size_ = 0;
   std::uint64_t file_size_ = 0;
   Meta meta_;
 };
@@ -138,6 +174,19 @@ std::invoke_result_t<WalkFn&, const BoltFile&> BoltFile::consistent(WalkFn&& wal
     auto after = read_meta();
     if (!after) return after.error();
     if (after->txid == meta_.txid) return result;
+  }
+  return failure(display_name_, "kept changing while being read (" + std::to_string(bolt_consistent_attempts) +
+                                    " attempts); is containerd committing without pause?");
+}
+
+template <class WalkFn>
+std::invoke_result_t<WalkFn&, const BoltFile&> BoltFile::pinned(WalkFn&& walk) {
+  for (int attempt = 0; attempt < bolt_consistent_attempts; ++attempt) {
+    auto result = walk(std::as_const(*this));
+    auto after = read_meta();
+    if (!after) return after.error();
+    if (after->txid == meta_.txid) return result;
+    if (auto reloaded = reload(); !reloaded) return reloaded.error();
   }
   return failure(display_name_, "kept changing while being read (" + std::to_string(bolt_consistent_attempts) +
                                     " attempts); is containerd committing without pause?");
