@@ -7,7 +7,10 @@
 //   overlay/<layer>/diff                    the layer's files
 //   libpod/bolt_state.db                    podman's state and volumes (libpod_state.hpp)
 // Each catalogue is checked whole before any of it is used: a malformed entry anywhere is a
-// corrupt store naming the file and the entry, never a silently skipped image.
+// corrupt store naming the file and the entry, never a silently skipped image. A catalogue is
+// read in chunks through a SAX parser (boost::json::basic_parser) that keeps only the members
+// named above, so memory follows what is kept, not the file's size or the shape of what a
+// hostile host put around it; depth is limited as for every store document (json_input.hpp).
 #include "ovlmount/store/containers_storage.hpp"
 
 #include "ovlmount/core/digest.hpp"
@@ -16,9 +19,17 @@
 #include "ovlmount/store/libpod_state.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
+
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <deque>
+#include <functional>
 #include <set>
+#include <span>
 
 namespace ovlmount {
 namespace {
@@ -30,72 +41,409 @@ constexpr std::string_view images_file = "overlay-images/images.json";
 constexpr std::string_view layers_dir = "overlay-layers";
 constexpr std::string_view layers_file = "overlay-layers/layers.json";
 constexpr std::string_view containers_file = "overlay-containers/containers.json";
-constexpr size_t max_json_size = 64 << 20;
+// A catalogue is streamed, so its size only bounds the time a pass takes (images.json is about
+// 1.1 KiB an image: 110 MB at 100,000 images); what is kept of it is bounded by json_max_memory.
+constexpr size_t max_catalogue_size = size_t{512} << 20;
+constexpr size_t max_kept_key_size = 64;  // longer keys are none that is asked for
 constexpr size_t max_config_size = 64 << 20;
 constexpr size_t max_chain_depth = 500;
+constexpr size_t read_chunk_size = 256 << 10;
+
+using Hash = std::array<std::uint8_t, 32>;
+
+// The value of each lowercase hex digit; 0xff for every other byte.
+constexpr std::array<std::uint8_t, 256> hex_values = [] {
+  std::array<std::uint8_t, 256> values{};
+  values.fill(0xff);
+  for (int c = '0'; c <= '9'; ++c) values[static_cast<size_t>(c)] = static_cast<std::uint8_t>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) values[static_cast<size_t>(c)] = static_cast<std::uint8_t>(c - 'a' + 10);
+  return values;
+}();
+
+// The 32 bytes of `hex`, or nullopt unless it is 64 lowercase hex digits (is_hex64).
+std::optional<Hash> hash_of(std::string_view hex) {
+  if (hex.size() != 64) return std::nullopt;
+  Hash hash{};
+  std::uint8_t invalid = 0;
+  for (size_t i = 0; i < hash.size(); ++i) {
+    const std::uint8_t high = hex_values[static_cast<unsigned char>(hex[2 * i])];
+    const std::uint8_t low = hex_values[static_cast<unsigned char>(hex[2 * i + 1])];
+    invalid |= static_cast<std::uint8_t>((high | low) & 0xf0);
+    hash[i] = static_cast<std::uint8_t>(high << 4 | (low & 0x0f));
+  }
+  if (invalid) return std::nullopt;
+  return hash;
+}
+
+std::string hex_of(const Hash& hash) {
+  constexpr std::string_view digits = "0123456789abcdef";
+  std::string hex(64, '0');
+  for (size_t i = 0; i < hash.size(); ++i) {
+    hex[2 * i] = digits[hash[i] >> 4];
+    hex[2 * i + 1] = digits[hash[i] & 0xf];
+  }
+  return hex;
+}
+
+std::string hex_of(const std::optional<Hash>& hash) { return hash ? hex_of(*hash) : std::string(); }
 
 // One entry of a catalogue, for messages: `file`: entry `index` (`id` when known).
 class EntryContext {
  public:
-  EntryContext(std::string file, size_t index) : file_(std::move(file)), index_(index) {}
+  EntryContext(const std::string& file, size_t index) : file_(file), index_(index) {}
   void set_id(std::string id) { id_ = std::move(id); }
   Error corrupt_entry(const std::string& problem) const {
     return corrupt(file_, "entry " + std::to_string(index_) + (id_.empty() ? "" : " (" + id_ + ")") + ": " + problem);
   }
 
  private:
-  std::string file_;
+  const std::string& file_;
   size_t index_;
   std::string id_;
 };
 
-// The catalogue at `relative` as a JSON array; an empty array when the file is missing or
-// empty (containers-storage creates them lazily).
-Result<json::array> read_catalogue(const RootDir& root, std::string_view relative) {
+// A member of a catalogue entry that a reader asked for, as the JSON had it.
+struct Member {
+  enum class Type { absent, null, string, array, count, other };
+  Type type = Type::absent;
+  std::string text;                // a string's value
+  std::vector<std::string> items;  // an array's strings
+  bool only_strings = true;        // false when the array held anything but strings
+  std::int64_t count = -1;         // a non-negative integer's value (Type::count)
+
+  void clear() {
+    type = Type::absent;
+    text.clear();
+    items.clear();
+    only_strings = true;
+    count = -1;
+  }
+};
+
+// The members named by a reader's keys, in the order of its keys.
+using Members = std::vector<Member>;
+
+// Called with each entry that is a JSON object; an error stops the checking of later entries.
+using EntrySink = std::function<std::optional<Error>(EntryContext&, const Members&)>;
+
+// The events of basic_parser over a catalogue: a JSON array of objects. Depth 1 is the array,
+// depth 2 an entry, depth 3 the inside of an entry's member.
+class CatalogueHandler {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  CatalogueHandler(const std::string& file, std::span<const std::string_view> keys, const EntrySink& sink)
+      : file_(file), keys_(keys), sink_(sink), members_(keys.size()) {}
+
+  bool is_array() const { return is_array_; }
+  bool over_budget() const { return over_budget_; }
+  const std::optional<Error>& entry_error() const { return entry_error_; }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code& ec) {
+    if (!charge(ec)) return false;
+    if (depth_ == 0) is_array_ = true;
+    else if (depth_ == 1) non_object_entry();
+    else if (depth_ == 2) begin_member(Member::Type::array);
+    else if (depth_ == 3 && current_) current_->only_strings = false;
+    ++depth_;
+    return true;
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    return true;
+  }
+  bool on_object_begin(boost::system::error_code& ec) {
+    if (!charge(ec)) return false;
+    if (depth_ == 1) begin_entry();
+    else if (depth_ == 2) begin_member(Member::Type::other);
+    else if (depth_ == 3 && current_) current_->only_strings = false;
+    ++depth_;
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    if (depth_ == 1 && is_array_) end_entry();
+    return true;
+  }
+  bool on_string_part(json::string_view part, std::size_t, boost::system::error_code& ec) {
+    return !wants_string() || keep(part, ec);
+  }
+  bool on_string(json::string_view part, std::size_t, boost::system::error_code& ec) {
+    if (!charge(ec)) return false;
+    if (!wants_string()) {
+      scalar();
+      return true;
+    }
+    if (!keep(part, ec)) return false;
+    if (depth_ == 2) {
+      current_->type = Member::Type::string;
+      current_->text.assign(string_);
+      current_ = nullptr;
+    } else {
+      current_->items.push_back(string_);
+    }
+    string_.clear();
+    return true;
+  }
+  bool on_key_part(json::string_view part, std::size_t, boost::system::error_code&) {
+    if (depth_ == 2 && key_.size() <= max_kept_key_size)
+      key_.append(part.data(), std::min(part.size(), max_kept_key_size + 1));
+    return true;
+  }
+  bool on_key(json::string_view part, std::size_t, boost::system::error_code&) {
+    if (depth_ != 2) return true;
+    if (key_.size() <= max_kept_key_size) key_.append(part.data(), std::min(part.size(), max_kept_key_size + 1));
+    current_ = nullptr;
+    if (entry_open_)
+      for (size_t i = 0; i < keys_.size(); ++i)
+        if (keys_[i] == key_) {
+          current_ = &members_[i];
+          current_->clear();
+        }
+    key_.clear();
+    return true;
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t value, json::string_view, boost::system::error_code& ec) {
+    if (!charge(ec)) return false;
+    if (depth_ == 2 && current_ && value >= 0) return count(value);
+    scalar();
+    return true;
+  }
+  bool on_uint64(std::uint64_t value, json::string_view, boost::system::error_code& ec) {
+    if (!charge(ec)) return false;
+    if (depth_ == 2 && current_ && value <= INT64_MAX) return count(static_cast<std::int64_t>(value));
+    scalar();
+    return true;
+  }
+  bool on_double(double, json::string_view, boost::system::error_code& ec) {
+    if (!charge(ec)) return false;
+    scalar();
+    return true;
+  }
+  bool on_bool(bool, boost::system::error_code& ec) {
+    if (!charge(ec)) return false;
+    scalar();
+    return true;
+  }
+  bool on_null(boost::system::error_code& ec) {
+    if (!charge(ec)) return false;
+    if (depth_ == 2 && current_) {
+      current_->type = Member::Type::null;
+      current_ = nullptr;
+      return true;
+    }
+    scalar();
+    return true;
+  }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  bool wants_string() const { return current_ && (depth_ == 2 || depth_ == 3); }
+  // Appends `part` to the string being kept, within the document's budget.
+  bool keep(json::string_view part, boost::system::error_code& ec) {
+    if (!charge(ec, part.size())) return false;
+    string_.append(part.data(), part.size());
+    return true;
+  }
+  // Counts `bytes` (by default one value as a DOM would hold it) against json_max_memory: a
+  // catalogue is refused where parse_untrusted_json would refuse it, though little is kept.
+  bool charge(boost::system::error_code& ec, size_t bytes = sizeof(json::value)) {
+    budget_used_ += bytes;
+    if (budget_used_ <= json_max_memory) return true;
+    over_budget_ = true;
+    ec = json::error::exception;
+    return false;
+  }
+  bool count(std::int64_t value) {
+    current_->type = Member::Type::count;
+    current_->count = value;
+    current_ = nullptr;
+    return true;
+  }
+  // A number, boolean, null or unwanted string at the current depth.
+  void scalar() {
+    if (depth_ == 1) non_object_entry();
+    else if (depth_ == 2 && current_) begin_member(Member::Type::other);
+    else if (depth_ == 3 && current_) current_->only_strings = false;
+  }
+  void begin_member(Member::Type type) {
+    if (!current_) return;
+    current_->type = type;
+    if (type != Member::Type::array) current_ = nullptr;
+  }
+  void begin_entry() {
+    entry_open_ = is_array_ && !entry_error_;
+    if (entry_open_)
+      for (Member& member : members_) member.clear();
+  }
+  void end_entry() {
+    current_ = nullptr;
+    if (entry_open_) {
+      EntryContext context(file_, index_);
+      entry_error_ = sink_(context, members_);
+    }
+    entry_open_ = false;
+    ++index_;
+  }
+  void non_object_entry() {
+    if (!is_array_) return;
+    if (!entry_error_) entry_error_ = EntryContext(file_, index_).corrupt_entry("not a JSON object");
+    ++index_;
+  }
+
+  const std::string& file_;
+  std::span<const std::string_view> keys_;
+  const EntrySink& sink_;
+  Members members_;
+  Member* current_ = nullptr;  // the member whose value (depth 2) or items (depth 3) come next
+  std::string key_;
+  std::string string_;
+  size_t depth_ = 0;
+  size_t index_ = 0;
+  size_t budget_used_ = 0;
+  bool over_budget_ = false;
+  bool is_array_ = false;
+  bool entry_open_ = false;
+  std::optional<Error> entry_error_;
+};
+
+// What a readable catalogue held that is wrong: its first bad entry's error, if any.
+struct EntryErrors {
+  EntryErrors() = default;  // not an aggregate, so an Error converts to Result's error only
+  std::optional<Error> first;
+};
+
+// Streams the catalogue at `relative` (a JSON array of objects) through `sink`, entry by
+// entry. A missing or blank file is an empty catalogue (containers-storage creates them
+// lazily). The file is checked as RootDir::read_file checks it (a regular file, one link, at
+// most max_catalogue_size bytes); malformed JSON anywhere is its error. Else the value is the first
+// entry's error (an entry that is not an object, or what `sink` returned), after which `sink`
+// is called no more.
+Result<EntryErrors> read_catalogue(const RootDir& root, std::string_view relative, std::span<const std::string_view> keys,
+                            const EntrySink& sink) {
+  const std::string file = root.absolute(relative);
   auto kind = root.kind(relative);
   if (!kind) return kind.error();
-  if (*kind == EntryKind::missing) return json::array();
-  auto text = root.read_file(relative, max_json_size);
-  if (!text) return text.error();
-  if (text->find_first_not_of(" \t\r\n") == std::string::npos) return json::array();
+  if (*kind == EntryKind::missing) return EntryErrors();
+  auto fd = root.open_file(relative);
+  if (!fd) return fd.error();
+  struct stat st {};
+  if (::fstat(fd->get(), &st) != 0) return failure(file, errno_text(errno));
+  if (st.st_nlink > 1) return corrupt(file, "metadata file has " + std::to_string(st.st_nlink) + " hard links");
+  if (static_cast<size_t>(st.st_size) > max_catalogue_size)
+    return corrupt(file, "file is larger than " + std::to_string(max_catalogue_size) + " bytes");
+
+  json::parse_options options;
+  options.max_depth = json_max_depth;
+  json::basic_parser<CatalogueHandler> parser(options, file, keys, sink);
+  const auto malformed = [&](const boost::system::error_code& ec) {
+    return corrupt(file, "malformed JSON: " + ec.message());
+  };
+  std::string chunk(read_chunk_size, '\0');
+  size_t total = 0;
+  bool blank = true;
   boost::system::error_code ec;
-  json::value document = parse_untrusted_json(*text, ec);
-  if (ec) return corrupt(root.absolute(relative), "malformed JSON: " + ec.message());
-  if (!document.is_array()) return corrupt(root.absolute(relative), "not a JSON array");
-  return std::move(document.get_array());
-}
-
-// Member `key` of `entry` as a string: "" when absent or null, an error when of another type.
-Result<std::string> optional_string(const json::object& entry, std::string_view key, const EntryContext& context) {
-  const json::value* value = entry.if_contains(key);
-  if (!value || value->is_null()) return std::string();
-  if (!value->is_string()) return context.corrupt_entry("\"" + std::string(key) + "\" is not a string");
-  return std::string(value->get_string());
-}
-
-// Member `key` of `entry` as an array of strings: empty when absent or null.
-Result<std::vector<std::string>> optional_strings(const json::object& entry, std::string_view key,
-                                                  const EntryContext& context) {
-  std::vector<std::string> strings;
-  const json::value* value = entry.if_contains(key);
-  if (!value || value->is_null()) return strings;
-  if (!value->is_array()) return context.corrupt_entry("\"" + std::string(key) + "\" is not an array");
-  for (const json::value& item : value->get_array()) {
-    if (!item.is_string()) return context.corrupt_entry("\"" + std::string(key) + "\" holds a non-string");
-    strings.emplace_back(item.get_string());
+  while (true) {
+    const ssize_t n = ::read(fd->get(), chunk.data(), chunk.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return failure(file, errno_text(errno));
+    if (n == 0) break;
+    total += static_cast<size_t>(n);
+    if (total > max_catalogue_size)
+      return corrupt(file, "file is larger than " + std::to_string(max_catalogue_size) + " bytes");
+    const std::string_view data(chunk.data(), static_cast<size_t>(n));
+    if (blank && data.find_first_not_of(" \t\r\n") == std::string_view::npos) continue;
+    blank = false;
+    size_t used = parser.done() ? 0 : parser.write_some(true, data.data(), data.size(), ec);
+    if (parser.handler().over_budget())
+      return corrupt(file, "malformed JSON: needs more memory to parse than one store document may take");
+    if (ec) return malformed(ec);
+    if (used < data.size() && data.substr(used).find_first_not_of(" \t\r\n") != std::string_view::npos)
+      return malformed(json::error::extra_data);
   }
-  return strings;
+  if (blank) return EntryErrors();
+  if (!parser.done()) {
+    parser.write_some(false, nullptr, 0, ec);
+    if (parser.handler().over_budget())
+      return corrupt(file, "malformed JSON: needs more memory to parse than one store document may take");
+    if (ec) return malformed(ec);
+  }
+  if (!parser.handler().is_array()) return corrupt(file, "not a JSON array");
+  EntryErrors errors;
+  errors.first = parser.handler().entry_error();
+  return errors;
 }
 
-// Member `key` of `entry`: a 64-hex ID, or "" when absent and `required` is false.
-Result<std::string> id_member(const json::object& entry, std::string_view key, bool required,
+// Member `key` (at `position` of the reader's keys) as a string: "" when absent or null. The
+// view is into `members`, valid until the next entry is read.
+Result<std::string_view> optional_string(const Members& members, size_t position, std::string_view key,
+                                    const EntryContext& context) {
+  const Member& member = members[position];
+  if (member.type == Member::Type::absent || member.type == Member::Type::null) return std::string_view();
+  if (member.type != Member::Type::string) return context.corrupt_entry("\"" + std::string(key) + "\" is not a string");
+  return std::string_view(member.text);
+}
+
+// Member `key` as an array of strings: empty when absent or null.
+Result<std::vector<std::string>> optional_strings(const Members& members, size_t position, std::string_view key,
+                                                  const EntryContext& context) {
+  const Member& member = members[position];
+  if (member.type == Member::Type::absent || member.type == Member::Type::null) return std::vector<std::string>();
+  if (member.type != Member::Type::array) return context.corrupt_entry("\"" + std::string(key) + "\" is not an array");
+  if (!member.only_strings) return context.corrupt_entry("\"" + std::string(key) + "\" holds a non-string");
+  return member.items;
+}
+
+// Member `key`: a 64-hex ID, or "" when absent and `required` is false.
+Result<std::string_view> id_member(const Members& members, size_t position, std::string_view key, bool required,
                               const EntryContext& context) {
-  auto text = optional_string(entry, key, context);
+  auto text = optional_string(members, position, key, context);
   if (!text) return text.error();
   if (text->empty() && !required) return text;
-  if (!is_hex64(*text))
-    return context.corrupt_entry("\"" + std::string(key) + "\" \"" + *text + "\" is not 64 lowercase hex");
+  if (!hash_of(*text))
+    return context.corrupt_entry("\"" + std::string(key) + "\" \"" + std::string(*text) + "\" is not 64 lowercase hex");
   return text;
+}
+
+// The position in `entries` of the first entry (in file order) whose ID an earlier one already
+// has, or nullopt; `order` receives the positions of `entries` sorted by ID (ties in file order).
+// Entries kept from a catalogue are numbered as in the file: read_catalogue stops at a bad one.
+template <typename Entries, typename IdOf>
+std::optional<size_t> first_repeated(const Entries& entries, std::vector<std::uint32_t>& order,
+                                     IdOf id_of) {
+  order.resize(entries.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::uint32_t>(i);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::uint32_t a, std::uint32_t b) { return id_of(entries[a]) < id_of(entries[b]); });
+  std::optional<size_t> first;
+  for (size_t i = 1; i < order.size(); ++i)
+    if (id_of(entries[order[i]]) == id_of(entries[order[i - 1]]) && (!first || order[i] < *first)) first = order[i];
+  return first;
+}
+
+// Reorders `entries` in place so that entry i is the one that was at `order[i]`.
+template <typename Entries>
+void permute(Entries& entries, std::vector<std::uint32_t>& order) {
+  for (size_t start = 0; start < order.size(); ++start) {
+    if (order[start] == start) continue;
+    auto held = std::move(entries[start]);
+    size_t at = start;
+    while (order[at] != start) {
+      const size_t from = order[at];
+      entries[at] = std::move(entries[from]);
+      order[at] = static_cast<std::uint32_t>(at);
+      at = from;
+    }
+    entries[at] = std::move(held);
+    order[at] = static_cast<std::uint32_t>(at);
+  }
 }
 
 // The repository part of a full name: "docker.io/library/x" of "docker.io/library/x:tag" or
@@ -158,175 +506,223 @@ Result<ContainersStorage> ContainersStorage::open(const RootDir& graphroot) {
   return ContainersStorage(graphroot);
 }
 
-Result<std::vector<ContainersStorage::ImageEntry>> ContainersStorage::images() const {
-  auto catalogue = read_catalogue(root_, images_file);
-  if (!catalogue) return catalogue.error();
-  const std::string file = root_.absolute(images_file);
-  std::vector<ImageEntry> entries;
-  std::set<std::string> seen;
-  for (size_t i = 0; i < catalogue->size(); ++i) {
-    EntryContext context(file, i);
-    const json::object* object = (*catalogue)[i].if_object();
-    if (!object) return context.corrupt_entry("not a JSON object");
-    ImageEntry entry;
-    auto id = id_member(*object, "id", true, context);
-    if (!id) return id.error();
-    entry.id = std::move(*id);
-    context.set_id(entry.id);
-    if (!seen.insert(entry.id).second) return context.corrupt_entry("the image ID is listed twice");
-    auto names = optional_strings(*object, "names", context);
-    if (!names) return names.error();
-    entry.names = std::move(*names);
-    auto top = id_member(*object, "layer", false, context);
-    if (!top) return top.error();
-    entry.top_layer = std::move(*top);
-    auto digest = optional_string(*object, "digest", context);
-    if (!digest) return digest.error();
-    auto digests = optional_strings(*object, "digests", context);
-    if (!digests) return digests.error();
-    if (!digest->empty()) entry.digests.push_back(std::move(*digest));
-    for (std::string& each : *digests)
-      if (std::find(entry.digests.begin(), entry.digests.end(), each) == entry.digests.end())
-        entry.digests.push_back(std::move(each));
-    for (const std::string& each : entry.digests)
-      if (!is_sha256_digest(each)) return context.corrupt_entry("digest \"" + each + "\" is not sha256:<64 hex>");
-    auto big_data = optional_strings(*object, "big-data-names", context);
-    if (!big_data) return big_data.error();
-    entry.big_data_names = std::move(*big_data);
-    entries.push_back(std::move(entry));
-  }
-  return entries;
-}
-
-Result<std::optional<ContainersStorage::ImageEntry>> ContainersStorage::image(const std::string& id) const {
-  auto entries = images();
-  if (!entries) return entries.error();
-  for (ImageEntry& entry : *entries)
-    if (entry.id == id) return std::optional<ImageEntry>(std::move(entry));
-  return std::optional<ImageEntry>();
-}
-
-Result<std::map<std::string, ContainersStorage::LayerEntry>> ContainersStorage::layers() const {
-  auto catalogue = read_catalogue(root_, layers_file);
-  if (!catalogue) return catalogue.error();
-  const std::string file = root_.absolute(layers_file);
-  std::map<std::string, LayerEntry> entries;
-  for (size_t i = 0; i < catalogue->size(); ++i) {
-    EntryContext context(file, i);
-    const json::object* object = (*catalogue)[i].if_object();
-    if (!object) return context.corrupt_entry("not a JSON object");
-    LayerEntry entry;
-    auto id = id_member(*object, "id", true, context);
-    if (!id) return id.error();
-    entry.id = std::move(*id);
-    context.set_id(entry.id);
-    auto parent = id_member(*object, "parent", false, context);
-    if (!parent) return parent.error();
-    entry.parent = std::move(*parent);
-    auto diff_digest = optional_string(*object, "diff-digest", context);
-    if (!diff_digest) return diff_digest.error();
-    if (!diff_digest->empty() && !is_sha256_digest(*diff_digest))
-      return context.corrupt_entry("\"diff-digest\" \"" + *diff_digest + "\" is not sha256:<64 hex>");
-    entry.diff_digest = std::move(*diff_digest);
-    if (const json::value* size = object->if_contains("diff-size"); size && !size->is_null()) {
-      if (const auto* value = size->if_int64(); value && *value >= 0) entry.size = *value;
-      else if (const auto* unsigned_value = size->if_uint64(); unsigned_value && *unsigned_value <= INT64_MAX)
-        entry.size = static_cast<std::int64_t>(*unsigned_value);
-      else return context.corrupt_entry("\"diff-size\" is not a byte count");
+Result<const ContainersStorage::ImageCatalogue*> ContainersStorage::images() const {
+  if (!images_) {
+    static constexpr std::string_view keys[] = {"id", "names", "layer", "digest", "digests", "big-data-names"};
+    const std::string file = root_.absolute(images_file);
+    ImageCatalogue catalogue;
+    const EntrySink sink = [&](EntryContext& context, const Members& members) -> std::optional<Error> {
+      ImageEntry entry;
+      auto id = id_member(members, 0, "id", true, context);
+      if (!id) return id.error();
+      entry.id = *hash_of(*id);
+      context.set_id(std::string(*id));
+      auto names = optional_strings(members, 1, "names", context);
+      if (!names) return names.error();
+      entry.names = std::move(*names);
+      auto top = id_member(members, 2, "layer", false, context);
+      if (!top) return top.error();
+      entry.top_layer = hash_of(*top);
+      auto digest = optional_string(members, 3, "digest", context);
+      if (!digest) return digest.error();
+      auto digests = optional_strings(members, 4, "digests", context);
+      if (!digests) return digests.error();
+      std::vector<std::string> all;
+      if (!digest->empty()) all.emplace_back(*digest);
+      for (std::string& each : *digests)
+        if (std::find(all.begin(), all.end(), each) == all.end()) all.push_back(std::move(each));
+      for (const std::string& each : all) {
+        if (!is_sha256_digest(each)) return context.corrupt_entry("digest \"" + each + "\" is not sha256:<64 hex>");
+        entry.digests.push_back(*hash_of(std::string_view(each).substr(7)));
+      }
+      auto big_data = optional_strings(members, 5, "big-data-names", context);
+      if (!big_data) return big_data.error();
+      if (std::find(big_data->begin(), big_data->end(), "sha256:" + std::string(*id)) != big_data->end()) {
+        entry.config = entry.id;
+      } else if (std::count_if(big_data->begin(), big_data->end(), [](const auto& n) { return is_sha256_digest(n); }) ==
+                 1) {
+        const auto named = std::find_if(big_data->begin(), big_data->end(), [](const auto& n) { return is_sha256_digest(n); });
+        entry.config = hash_of(std::string_view(*named).substr(7));
+      }
+      catalogue.entries.push_back(std::move(entry));
+      return std::nullopt;
+    };
+    auto read = read_catalogue(root_, images_file, keys, sink);
+    auto repeated = first_repeated(catalogue.entries, catalogue.by_id, [](const ImageEntry& e) -> const Hash& { return e.id; });
+    if (!read) {
+      images_ = Result<ImageCatalogue>(read.error());
+    } else if (repeated) {
+      EntryContext context(file, *repeated);
+      context.set_id(hex_of(catalogue.entries[*repeated].id));
+      images_ = Result<ImageCatalogue>(context.corrupt_entry("the image ID is listed twice"));
+    } else if (read->first) {
+      images_ = Result<ImageCatalogue>(*read->first);
+    } else {
+      images_ = Result<ImageCatalogue>(std::move(catalogue));
     }
-    const std::string key = entry.id;
-    if (!entries.emplace(key, std::move(entry)).second) return context.corrupt_entry("the layer ID is listed twice");
   }
-  return entries;
+  if (!*images_) return images_->error();
+  return &**images_;
 }
 
-Result<std::vector<ContainersStorage::ContainerEntry>> ContainersStorage::containers() const {
-  auto catalogue = read_catalogue(root_, containers_file);
+Result<const ContainersStorage::ImageEntry*> ContainersStorage::image(const std::string& id) const {
+  auto catalogue = images();
   if (!catalogue) return catalogue.error();
-  const std::string file = root_.absolute(containers_file);
-  std::vector<ContainerEntry> entries;
-  std::set<std::string> seen;
-  for (size_t i = 0; i < catalogue->size(); ++i) {
-    EntryContext context(file, i);
-    const json::object* object = (*catalogue)[i].if_object();
-    if (!object) return context.corrupt_entry("not a JSON object");
-    ContainerEntry entry;
-    auto id = id_member(*object, "id", true, context);
-    if (!id) return id.error();
-    entry.id = std::move(*id);
-    context.set_id(entry.id);
-    if (!seen.insert(entry.id).second) return context.corrupt_entry("the container ID is listed twice");
-    auto names = optional_strings(*object, "names", context);
-    if (!names) return names.error();
-    entry.names = std::move(*names);
-    auto image = id_member(*object, "image", false, context);
-    if (!image) return image.error();
-    entry.image = std::move(*image);
-    auto layer = id_member(*object, "layer", true, context);
-    if (!layer) return layer.error();
-    entry.layer = std::move(*layer);
-    auto created = optional_string(*object, "created", context);
-    if (!created) return created.error();
-    entry.created = std::move(*created);
-    auto metadata = optional_string(*object, "metadata", context);
-    if (!metadata) return metadata.error();
-    if (!metadata->empty()) {
-      boost::system::error_code ec;
-      const json::value parsed = parse_untrusted_json(*metadata, ec);
-      if (!ec && parsed.is_object())
-        if (const json::value* name = parsed.get_object().if_contains("image-name"); name && name->is_string())
-          entry.image_name = name->get_string();
+  const auto hash = hash_of(id);
+  if (!hash) return nullptr;
+  const auto& entries = (*catalogue)->entries;
+  const auto& by_id = (*catalogue)->by_id;
+  const auto found = std::lower_bound(by_id.begin(), by_id.end(), *hash,
+                                      [&](std::uint32_t i, const Hash& wanted) { return entries[i].id < wanted; });
+  if (found == by_id.end() || entries[*found].id != *hash) return nullptr;
+  return &entries[*found];
+}
+
+Result<const ContainersStorage::LayerCatalogue*> ContainersStorage::layers() const {
+  if (!layers_) {
+    static constexpr std::string_view keys[] = {"id", "parent", "diff-digest", "diff-size"};
+    const std::string file = root_.absolute(layers_file);
+    std::deque<LayerEntry> entries;
+    const EntrySink sink = [&](EntryContext& context, const Members& members) -> std::optional<Error> {
+      LayerEntry entry;
+      auto id = id_member(members, 0, "id", true, context);
+      if (!id) return id.error();
+      entry.id = *hash_of(*id);
+      context.set_id(std::string(*id));
+      auto parent = id_member(members, 1, "parent", false, context);
+      if (!parent) return parent.error();
+      entry.parent = hash_of(*parent);
+      auto diff_digest = optional_string(members, 2, "diff-digest", context);
+      if (!diff_digest) return diff_digest.error();
+      if (!diff_digest->empty()) {
+        if (diff_digest->size() == 71 && diff_digest->starts_with("sha256:"))
+          entry.diff_digest = hash_of(diff_digest->substr(7));
+        if (!entry.diff_digest)
+          return context.corrupt_entry("\"diff-digest\" \"" + std::string(*diff_digest) + "\" is not sha256:<64 hex>");
+      }
+      const Member& size = members[3];
+      if (size.type == Member::Type::count) entry.size = size.count;
+      else if (size.type != Member::Type::absent && size.type != Member::Type::null)
+        return context.corrupt_entry("\"diff-size\" is not a byte count");
+      entries.push_back(entry);
+      return std::nullopt;
+    };
+    auto read = read_catalogue(root_, layers_file, keys, sink);
+    std::vector<std::uint32_t> order;
+    auto repeated = first_repeated(entries, order, [](const LayerEntry& e) -> const Hash& { return e.id; });
+    if (!read) {
+      layers_ = Result<LayerCatalogue>(read.error());
+    } else if (repeated) {
+      EntryContext context(file, *repeated);
+      context.set_id(hex_of(entries[*repeated].id));
+      layers_ = Result<LayerCatalogue>(context.corrupt_entry("the layer ID is listed twice"));
+    } else if (read->first) {
+      layers_ = Result<LayerCatalogue>(*read->first);
+    } else {
+      permute(entries, order);
+      LayerCatalogue catalogue;
+      catalogue.entries = std::move(entries);
+      layers_ = Result<LayerCatalogue>(std::move(catalogue));
     }
-    entries.push_back(std::move(entry));
   }
-  std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
-  return entries;
+  if (!*layers_) return layers_->error();
+  return &**layers_;
+}
+
+Result<const std::vector<ContainersStorage::ContainerEntry>*> ContainersStorage::containers() const {
+  if (!containers_) {
+    static constexpr std::string_view keys[] = {"id", "names", "image", "layer", "created", "metadata"};
+    std::vector<ContainerEntry> entries;
+    std::set<std::string> seen;
+    const EntrySink sink = [&](EntryContext& context, const Members& members) -> std::optional<Error> {
+      ContainerEntry entry;
+      auto id = id_member(members, 0, "id", true, context);
+      if (!id) return id.error();
+      entry.id = std::string(*id);
+      context.set_id(entry.id);
+      if (!seen.insert(entry.id).second) return context.corrupt_entry("the container ID is listed twice");
+      auto names = optional_strings(members, 1, "names", context);
+      if (!names) return names.error();
+      entry.names = std::move(*names);
+      auto image = id_member(members, 2, "image", false, context);
+      if (!image) return image.error();
+      entry.image = std::string(*image);
+      auto layer = id_member(members, 3, "layer", true, context);
+      if (!layer) return layer.error();
+      entry.layer = std::string(*layer);
+      auto created = optional_string(members, 4, "created", context);
+      if (!created) return created.error();
+      entry.created = std::string(*created);
+      auto metadata = optional_string(members, 5, "metadata", context);
+      if (!metadata) return metadata.error();
+      if (!metadata->empty()) {
+        boost::system::error_code ec;
+        const json::value parsed = parse_untrusted_json(*metadata, ec);
+        if (!ec && parsed.is_object())
+          if (const json::value* name = parsed.get_object().if_contains("image-name"); name && name->is_string())
+            entry.image_name = name->get_string();
+      }
+      entries.push_back(std::move(entry));
+      return std::nullopt;
+    };
+    auto read = read_catalogue(root_, containers_file, keys, sink);
+    if (!read || read->first) {
+      containers_ = Result<std::vector<ContainerEntry>>(read ? *read->first : read.error());
+    } else {
+      std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+      containers_ = Result<std::vector<ContainerEntry>>(std::move(entries));
+    }
+  }
+  if (!*containers_) return containers_->error();
+  return &**containers_;
 }
 
 Result<std::optional<std::string>> ContainersStorage::lookup_name(const ImageRef& ref) const {
-  auto entries = images();
-  if (!entries) return entries.error();
+  auto catalogue = images();
+  if (!catalogue) return catalogue.error();
+  const auto& entries = (*catalogue)->entries;
+  const auto digest = is_sha256_digest(ref.digest) ? hash_of(std::string_view(ref.digest).substr(7)) : std::nullopt;
   for (const std::string& repository : candidate_repositories(ref)) {
     const std::string wanted = repository + (ref.digest.empty() ? ":" + (ref.tag.empty() ? "latest" : ref.tag)
                                                                 : "@" + ref.digest);
-    for (const ImageEntry& entry : *entries) {
+    for (const ImageEntry& entry : entries) {
       if (std::find(entry.names.begin(), entry.names.end(), wanted) != entry.names.end()) {
-        for (const ImageEntry& other : *entries)
+        for (const ImageEntry& other : entries)
           if (other.id != entry.id && std::find(other.names.begin(), other.names.end(), wanted) != other.names.end())
             return corrupt(root_.absolute(images_file),
-                           "name " + wanted + " is held by two images, " + entry.id.substr(0, 12) + " and " +
-                               other.id.substr(0, 12));
-        return std::optional<std::string>(entry.id);
+                           "name " + wanted + " is held by two images, " + hex_of(entry.id).substr(0, 12) + " and " +
+                               hex_of(other.id).substr(0, 12));
+        return std::optional<std::string>(hex_of(entry.id));
       }
-      if (ref.digest.empty()) continue;
-      const bool has_digest = std::find(entry.digests.begin(), entry.digests.end(), ref.digest) != entry.digests.end();
+      if (!digest) continue;
+      const bool has_digest = std::find(entry.digests.begin(), entry.digests.end(), *digest) != entry.digests.end();
       const bool in_repository = std::any_of(entry.names.begin(), entry.names.end(),
                                              [&](const std::string& name) { return repository_of(name) == repository; });
-      if (has_digest && in_repository) return std::optional<std::string>(entry.id);
+      if (has_digest && in_repository) return std::optional<std::string>(hex_of(entry.id));
     }
   }
   return std::optional<std::string>();
 }
 
 Result<std::map<std::string, std::vector<std::string>>> ContainersStorage::references() const {
-  auto entries = images();
-  if (!entries) return entries.error();
+  auto catalogue = images();
+  if (!catalogue) return catalogue.error();
   std::map<std::string, std::vector<std::string>> by_id;
-  for (const ImageEntry& entry : *entries) {
+  for (const ImageEntry& entry : (*catalogue)->entries) {
     std::set<std::string> references(entry.names.begin(), entry.names.end());
     for (const std::string& name : entry.names)
-      for (const std::string& digest : entry.digests) references.insert(repository_of(name) + "@" + digest);
-    if (!references.empty()) by_id[entry.id].assign(references.begin(), references.end());
+      for (const Hash& digest : entry.digests) references.insert(repository_of(name) + "@sha256:" + hex_of(digest));
+    if (!references.empty()) by_id[hex_of(entry.id)].assign(references.begin(), references.end());
   }
   return by_id;
 }
 
 Result<std::vector<std::string>> ContainersStorage::image_ids() const {
-  auto entries = images();
-  if (!entries) return entries.error();
+  auto catalogue = images();
+  if (!catalogue) return catalogue.error();
   std::vector<std::string> ids;
-  for (const ImageEntry& entry : *entries) ids.push_back(entry.id);
-  std::sort(ids.begin(), ids.end());
+  ids.reserve((*catalogue)->by_id.size());
+  for (const std::uint32_t i : (*catalogue)->by_id) ids.push_back(hex_of((*catalogue)->entries[i].id));
   return ids;
 }
 
@@ -334,7 +730,7 @@ Result<bool> ContainersStorage::has_image(const std::string& id) const {
   if (!is_hex64(id)) return false;
   auto entry = image(id);
   if (!entry) return entry.error();
-  return entry->has_value();
+  return *entry != nullptr;
 }
 
 Result<ImageConfig> ContainersStorage::image_config(const std::string& id) const {
@@ -343,17 +739,8 @@ Result<ImageConfig> ContainersStorage::image_config(const std::string& id) const
   auto entry = image(id);
   if (!entry) return entry.error();
   if (!*entry) return not_found(object, "no such image");
-
-  std::string key = "sha256:" + id;
-  if (std::find((*entry)->big_data_names.begin(), (*entry)->big_data_names.end(), key) ==
-      (*entry)->big_data_names.end()) {
-    std::vector<std::string> digest_named;
-    std::copy_if((*entry)->big_data_names.begin(), (*entry)->big_data_names.end(), std::back_inserter(digest_named),
-                 [](const std::string& name) { return is_sha256_digest(name); });
-    if (digest_named.size() != 1)
-      return corrupt(object, "images.json names no config (no big-data item \"sha256:<digest>\")");
-    key = digest_named.front();
-  }
+  if (!(*entry)->config) return corrupt(object, "images.json names no config (no big-data item \"sha256:<digest>\")");
+  const std::string key = "sha256:" + hex_of(*(*entry)->config);
   const std::string path = std::string(images_dir) + "/" + id + "/" + big_data_file_name(key);
   auto config = root_.read_file(path, max_config_size);
   if (!config) return config.error();
@@ -367,20 +754,23 @@ Result<ImageConfig> ContainersStorage::image_config(const std::string& id) const
   return parse_image_config(document, object);
 }
 
-Result<std::vector<const ContainersStorage::LayerEntry*>> ContainersStorage::chain_down(
-    const std::map<std::string, LayerEntry>& layers, const std::string& top, const std::string& object) const {
+Result<std::vector<const ContainersStorage::LayerEntry*>> ContainersStorage::chain_down(const LayerCatalogue& layers,
+                                                                                        const Hash& top,
+                                                                                        const std::string& object) const {
   const std::string file = root_.absolute(layers_file);
   std::vector<const LayerEntry*> chain;
-  std::set<std::string> visited;
-  for (std::string id = top; !id.empty();) {
-    const auto found = layers.find(id);
-    if (found == layers.end())
-      return corrupt(object, "layer " + id + " is not in " + file);
-    if (!visited.insert(id).second) return corrupt(file, "parent loop through layer " + id);
+  std::optional<Hash> id = top;
+  while (id) {
+    const auto found = std::lower_bound(layers.entries.begin(), layers.entries.end(), *id,
+                                        [](const LayerEntry& entry, const Hash& wanted) { return entry.id < wanted; });
+    if (found == layers.entries.end() || found->id != *id)
+      return corrupt(object, "layer " + hex_of(*id) + " is not in " + file);
+    if (std::any_of(chain.begin(), chain.end(), [&](const LayerEntry* seen) { return seen == &*found; }))
+      return corrupt(file, "parent loop through layer " + hex_of(*id));
     if (chain.size() == max_chain_depth)
-      return corrupt(file, "layer chain below " + top + " is deeper than " + std::to_string(max_chain_depth));
-    chain.push_back(&found->second);
-    id = found->second.parent;
+      return corrupt(file, "layer chain below " + hex_of(top) + " is deeper than " + std::to_string(max_chain_depth));
+    chain.push_back(&*found);
+    id = found->parent;
   }
   std::reverse(chain.begin(), chain.end());
   return chain;
@@ -394,25 +784,31 @@ Result<std::vector<Layer>> ContainersStorage::image_layers(const std::string& id
   if (!*entry) return not_found(object, "no such image");
   auto layers = this->layers();
   if (!layers) return layers.error();
-  auto chain = chain_down(*layers, (*entry)->top_layer, object);
-  if (!chain) return chain.error();
-  if (chain->size() != config.diff_ids.size())
-    return corrupt(object, "has " + std::to_string(chain->size()) + " layers in " + root_.absolute(layers_file) +
+  std::vector<const LayerEntry*> chain;
+  if ((*entry)->top_layer) {
+    auto below = chain_down(**layers, *(*entry)->top_layer, object);
+    if (!below) return below.error();
+    chain = std::move(*below);
+  }
+  if (chain.size() != config.diff_ids.size())
+    return corrupt(object, "has " + std::to_string(chain.size()) + " layers in " + root_.absolute(layers_file) +
                                ", its config lists " + std::to_string(config.diff_ids.size()) + " diff_ids");
   const auto chain_id = chain_ids(config.diff_ids);
   std::vector<Layer> result;
-  result.reserve(chain->size());
-  for (size_t i = 0; i < chain->size(); ++i) {
-    const LayerEntry& stored = *(*chain)[i];
-    if (stored.diff_digest != config.diff_ids[i])
-      return corrupt(root_.absolute(layers_file), "layer " + stored.id + ": diff-digest is \"" + stored.diff_digest +
+  result.reserve(chain.size());
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const LayerEntry& stored = *chain[i];
+    const std::string stored_id = hex_of(stored.id);
+    const std::string diff_digest = stored.diff_digest ? "sha256:" + hex_of(*stored.diff_digest) : std::string();
+    if (diff_digest != config.diff_ids[i])
+      return corrupt(root_.absolute(layers_file), "layer " + stored_id + ": diff-digest is \"" + diff_digest +
                                                       "\", the config of image sha256:" + id + " says " +
                                                       config.diff_ids[i]);
-    auto layer = layer_dir(stored.id, LayerRole::image, "layer " + stored.id);
+    auto layer = layer_dir(stored_id, LayerRole::image, "layer " + stored_id);
     if (!layer) return layer.error();
     layer->diff_id = config.diff_ids[i];
     layer->chain_id = chain_id[i];
-    layer->tar_split = std::string(layers_dir) + "/" + stored.id + ".tar-split.gz";
+    layer->tar_split = std::string(layers_dir) + "/" + stored_id + ".tar-split.gz";
     layer->size = stored.size;
     result.push_back(std::move(*layer));
   }
@@ -438,7 +834,7 @@ Result<std::vector<std::string>> ContainersStorage::container_ids() const {
   auto entries = containers();
   if (!entries) return entries.error();
   std::vector<std::string> ids;
-  for (const ContainerEntry& entry : *entries) ids.push_back(entry.id);
+  for (const ContainerEntry& entry : **entries) ids.push_back(entry.id);
   return ids;
 }
 
@@ -447,8 +843,8 @@ Result<Container> ContainersStorage::container(const std::string& id) const {
   if (!is_hex64(id)) return corrupt(object, "invalid container ID");
   auto entries = containers();
   if (!entries) return entries.error();
-  const auto found = std::find_if(entries->begin(), entries->end(), [&](const auto& e) { return e.id == id; });
-  if (found == entries->end()) return not_found(object, "no such container");
+  const auto found = std::find_if((*entries)->begin(), (*entries)->end(), [&](const auto& e) { return e.id == id; });
+  if (found == (*entries)->end()) return not_found(object, "no such container");
   if (found->image.empty()) return corrupt(object, "was not created from an image (no \"image\" in containers.json)");
   Container container;
   container.id = id;
@@ -471,32 +867,35 @@ Result<ContainerLayers> ContainersStorage::container_layers(const std::string& i
   if (!is_hex64(id)) return corrupt(object, "invalid container ID");
   auto entries = containers();
   if (!entries) return entries.error();
-  const auto found = std::find_if(entries->begin(), entries->end(), [&](const auto& e) { return e.id == id; });
-  if (found == entries->end()) return not_found(object, "no such container");
+  const auto found = std::find_if((*entries)->begin(), (*entries)->end(), [&](const auto& e) { return e.id == id; });
+  if (found == (*entries)->end()) return not_found(object, "no such container");
   auto layers = this->layers();
   if (!layers) return layers.error();
-  const auto writable_entry = layers->find(found->layer);
-  if (writable_entry == layers->end())
+  const Hash layer_hash = *hash_of(found->layer);
+  const auto& all = (*layers)->entries;
+  const auto writable_entry = std::lower_bound(all.begin(), all.end(), layer_hash,
+                                               [](const LayerEntry& entry, const Hash& wanted) { return entry.id < wanted; });
+  if (writable_entry == all.end() || writable_entry->id != layer_hash)
     return corrupt(object, "its layer " + found->layer + " is not in " + root_.absolute(layers_file));
 
   ContainerLayers result;
   result.mount_id = found->layer;
-  if (const std::string& parent = writable_entry->second.parent; !parent.empty()) {
-    auto below = chain_down(*layers, parent, object);
+  if (const std::optional<Hash>& parent = writable_entry->parent) {
+    auto below = chain_down(**layers, *parent, object);
     if (!below) return below.error();
     std::vector<std::string> diff_ids;
     for (const LayerEntry* layer : *below) {
-      if (layer->diff_digest.empty())
-        return corrupt(root_.absolute(layers_file), "layer " + layer->id + " below container " + id +
+      if (!layer->diff_digest)
+        return corrupt(root_.absolute(layers_file), "layer " + hex_of(layer->id) + " below container " + id +
                                                         " has no diff-digest");
-      diff_ids.push_back(layer->diff_digest);
+      diff_ids.push_back("sha256:" + hex_of(*layer->diff_digest));
     }
     result.parent_chain_id = chain_ids(diff_ids).back();
     auto image = this->image(found->image);
     if (!image) return image.error();
     if (*image && (*image)->top_layer != parent)
-      return corrupt(object, "its layer sits on layer " + parent + ", not on the top layer " + (*image)->top_layer +
-                                 " of its image");
+      return corrupt(object, "its layer sits on layer " + hex_of(*parent) + ", not on the top layer " +
+                                 hex_of((*image)->top_layer) + " of its image");
   }
   auto writable = layer_dir(found->layer, LayerRole::writable, object);
   if (!writable) return writable.error();

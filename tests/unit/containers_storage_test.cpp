@@ -216,6 +216,84 @@ BOOST_AUTO_TEST_CASE(malformed_catalogues_are_corrupt_and_name_the_file) {
   BOOST_TEST((error_of(resolve(fake, "app")).code == ExitCode::corrupt));
 }
 
+BOOST_AUTO_TEST_CASE(a_store_reads_each_catalogue_once) {
+  FakeContainersStorage fake;
+  const std::string id = fake.add_image({diff_id("a"), diff_id("b")}, {"localhost/app:latest"});
+  auto store = open_fake_storage(fake);
+  BOOST_TEST_REQUIRE(resolve_image(store, "app").has_value());
+  fake.root.add_file("overlay-images/images.json", "[{");
+  fake.root.add_file("overlay-layers/layers.json", "[{");
+  auto again = resolve_image(store, "app");
+  BOOST_TEST_REQUIRE(again.has_value(), again.error().message());
+  BOOST_TEST(again->image_id == "sha256:" + id);
+  BOOST_TEST(again->layers.size() == 2u);
+  BOOST_TEST((error_of(resolve(fake, "app")).code == ExitCode::corrupt));
+}
+
+BOOST_AUTO_TEST_CASE(a_catalogue_larger_than_a_read_is_streamed_whole) {
+  FakeContainersStorage fake;
+  const std::string long_name = "localhost/" + std::string(700 << 10, 'x') + ":latest";
+  for (int i = 0; i < 300; ++i)
+    fake.add_container("c" + std::to_string(i), fake.add_image({diff_id("base" + std::to_string(i))}));
+  const std::string id = fake.add_image({diff_id("a"), diff_id("b")}, {long_name, "localhost/app:latest"});
+  auto store = open_fake_storage(fake);
+  auto image = resolve_image(store, "app");
+  BOOST_TEST_REQUIRE(image.has_value(), image.error().message());
+  BOOST_TEST(image->image_id == "sha256:" + id);
+  BOOST_TEST(image->layers.size() == 2u);
+  auto references = store.references();
+  BOOST_TEST_REQUIRE(references.has_value());
+  const auto& names = references->at(id);
+  BOOST_TEST(names.size() == 4u);
+  BOOST_TEST((std::find(names.begin(), names.end(), long_name) != names.end()));
+  auto containers = store.container_ids();
+  BOOST_TEST_REQUIRE(containers.has_value());
+  BOOST_TEST(containers->size() == 300u);
+}
+
+BOOST_AUTO_TEST_CASE(a_catalogue_is_checked_entry_by_entry_after_its_json) {
+  FakeContainersStorage fake;
+  fake.add_image({diff_id("a"), diff_id("b")}, {"localhost/app:latest"});
+  const std::string layers = "/fake/graphroot/overlay-layers/layers.json";
+  const std::string images = "/fake/graphroot/overlay-images/images.json";
+
+  fake.root.add_file("overlay-layers/layers.json", " \n\t ");
+  BOOST_TEST(mentions(error_of(resolve(fake, "app")), "is not in " + layers));
+  fake.write();
+  fake.root.add_file("overlay-images/images.json", " \n ");
+  BOOST_TEST((error_of(resolve(fake, "app")).code == ExitCode::not_found));
+  fake.write();
+
+  auto text = *fake.root.read_file("overlay-layers/layers.json", 1 << 20);
+  fake.root.add_file("overlay-layers/layers.json", text + " ]");
+  auto extra = error_of(resolve(fake, "app"));
+  BOOST_TEST(extra.object == layers);
+  BOOST_TEST(extra.problem.starts_with("malformed JSON: "), extra.problem);
+  fake.root.add_file("overlay-layers/layers.json", "[7," + text.substr(1, text.size() - 2) + ",{\"id\":7}");
+  BOOST_TEST(error_of(resolve(fake, "app")).problem.starts_with("malformed JSON: "));
+  fake.root.add_file("overlay-layers/layers.json", "[7," + text.substr(1));
+  auto not_object = error_of(resolve(fake, "app"));
+  BOOST_TEST(not_object.object == layers);
+  BOOST_TEST(not_object.problem == "entry 0: not a JSON object");
+  const std::string first = fake.layers[0].id;
+  fake.root.add_file("overlay-layers/layers.json",
+                     text.substr(0, text.size() - 1) + R"(,{"id":")" + first + R"("},{"id":"../x"}])");
+  auto twice = error_of(resolve(fake, "app"));
+  BOOST_TEST(twice.problem == "entry 2 (" + first + "): the layer ID is listed twice");
+  fake.root.add_file("overlay-layers/layers.json",
+                     text.substr(0, text.size() - 1) + R"(,{"id":"../x"},{"id":")" + first + R"("}])");
+  BOOST_TEST(mentions(error_of(resolve(fake, "app")), "entry 2: \"id\" \"../x\" is not 64 lowercase hex"));
+  fake.write();
+
+  text = *fake.root.read_file("overlay-images/images.json", 1 << 20);
+  fake.root.add_file("overlay-images/images.json",
+                     text.substr(0, text.size() - 1) + R"(,{"id":")" + std::string(64, 'e') +
+                         R"(","names":["localhost/app:latest"],"big-data-names":{"a":1}}])");
+  auto type = error_of(resolve(fake, "app"));
+  BOOST_TEST(type.object == images);
+  BOOST_TEST(type.problem == "entry 1 (" + std::string(64, 'e') + "): \"big-data-names\" is not an array");
+}
+
 BOOST_AUTO_TEST_CASE(a_layer_chain_that_is_not_the_configs_is_corrupt) {
   FakeContainersStorage fake;
   const std::vector<std::string> diffs = {diff_id("a"), diff_id("b"), diff_id("c")};

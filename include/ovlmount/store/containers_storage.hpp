@@ -7,12 +7,19 @@
 // graph root can make ovlmount fail but never read outside it or mount the wrong thing.
 // Nothing is written or locked: podman's *.lock files are never opened, and libpod's database
 // is read without its lock (libpod_state.hpp).
+// Each catalogue is one file for the whole store (layers.json is 21 MB at 10,000 images), so
+// it is streamed through once per process, keeping only the members ovlmount uses, and kept
+// indexed by ID: resolving one image then costs one pass over each catalogue, not one pass
+// per question asked of it.
 #pragma once
 
 #include "ovlmount/store/image_store.hpp"
 
+#include <array>
 #include <cstdint>
+#include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,17 +72,20 @@ class ContainersStorage final : public ImageStore {
   DiffMethod diff_method() const override { return DiffMethod::writable_layer; }
 
  private:
+  // A 64-hex ID or the hex of a sha256 digest, as its 32 bytes: catalogues of 100,000 images
+  // hold hundreds of thousands of them, and resolving needs them in memory at once.
+  using Hash = std::array<std::uint8_t, 32>;
   struct ImageEntry {
-    std::string id;
+    Hash id{};
+    std::optional<Hash> top_layer;  // nullopt for an image without layers
+    std::optional<Hash> config;     // the digest its config is stored under; nullopt when none is named
     std::vector<std::string> names;
-    std::string top_layer;  // "" for an image without layers
-    std::vector<std::string> digests;  // `digest` and `digests`, manifest digests
-    std::vector<std::string> big_data_names;
+    std::vector<Hash> digests;  // `digest` and `digests`, manifest digests
   };
   struct LayerEntry {
-    std::string id;
-    std::string parent;       // "" for a base layer
-    std::string diff_digest;  // "" when not recorded (a container's layer)
+    Hash id{};
+    std::optional<Hash> parent;       // nullopt for a base layer
+    std::optional<Hash> diff_digest;  // nullopt when not recorded (a container's layer)
     std::int64_t size = -1;
   };
   struct ContainerEntry {
@@ -86,17 +96,32 @@ class ContainersStorage final : public ImageStore {
     std::string created;
     std::string image_name;
   };
+  // images.json in file order, and the positions of its entries sorted by ID. Deques: they
+  // grow without copying what they hold.
+  struct ImageCatalogue {
+    std::deque<ImageEntry> entries;
+    std::vector<std::uint32_t> by_id;
+  };
+  // layers.json sorted by layer ID.
+  struct LayerCatalogue {
+    std::deque<LayerEntry> entries;
+  };
 
   explicit ContainersStorage(const RootDir& root) : root_(root) {}
-  Result<std::vector<ImageEntry>> images() const;
-  Result<std::optional<ImageEntry>> image(const std::string& id) const;
-  Result<std::map<std::string, LayerEntry>> layers() const;
-  Result<std::vector<ContainerEntry>> containers() const;
-  Result<std::vector<const LayerEntry*>> chain_down(const std::map<std::string, LayerEntry>& layers,
-                                                    const std::string& top, const std::string& object) const;
+  // Each catalogue is read and checked once, on first use, and kept (with its error, if any)
+  // for the life of the store: a command asks for the same entries many times.
+  Result<const ImageCatalogue*> images() const;
+  Result<const ImageEntry*> image(const std::string& id) const;  // nullptr when not stored
+  Result<const LayerCatalogue*> layers() const;
+  Result<const std::vector<ContainerEntry>*> containers() const;
+  Result<std::vector<const LayerEntry*>> chain_down(const LayerCatalogue& layers, const Hash& top,
+                                                    const std::string& object) const;
   Result<Layer> layer_dir(const std::string& id, LayerRole role, const std::string& object) const;
 
   const RootDir& root_;
+  mutable std::optional<Result<ImageCatalogue>> images_;
+  mutable std::optional<Result<LayerCatalogue>> layers_;
+  mutable std::optional<Result<std::vector<ContainerEntry>>> containers_;
 };
 
 // The file name containers-storage gives big-data item `key`: the key itself when it is made
