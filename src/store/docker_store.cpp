@@ -191,9 +191,13 @@ Result<Layer> DockerStore::layer(const std::string& chain_id, const std::string&
   if (!is_sha256_digest(chain_id)) return corrupt(object, "invalid chain ID");
   const std::string dir = std::string(layerdb_dir) + "/" + chain_id.substr(7);
   auto files = root_.read_files(dir, {"diff", "parent", "cache-id", "size"}, max_id_file_size);
-  if (!files && files.error().code == ExitCode::not_found)
-    return not_found(object, "not in the layer store (" + root_.absolute(dir) + " is missing)");
-  if (!files) return files.error();
+  if (!files) {
+    auto dir_kind = root_.kind(dir);
+    if (dir_kind && *dir_kind == EntryKind::missing)
+      return not_found(object, "not in the layer store (" + root_.absolute(dir) + " is missing)");
+    if (dir_kind && *dir_kind != EntryKind::directory) return corrupt(object, root_.absolute(dir) + " is not a directory");
+    return files.error();
+  }
   const auto text = [&](size_t index) { return std::string(trim((*files)[index].value_or(""))); };
   if (!(*files)[0]) return not_found(root_.absolute(dir + "/diff"), "no such file or directory");
   if (!(*files)[2]) return not_found(root_.absolute(dir + "/cache-id"), "no such file or directory");
