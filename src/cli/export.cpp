@@ -8,7 +8,9 @@
 //     dir go, the unfinished file is removed); SIGPIPE is ignored, so a closed pipe is a write
 //     error and the same clean stop;
 //   - progress on a terminal: the tree is measured first (metadata only) for the ETA, and the
-//     line appears only when the export takes more than a second.
+//     line appears only when the export takes more than a second;
+//   - a pipe on stdout is grown to 1 MiB, so ovlmount and its reader run side by side on two
+//     cores instead of taking turns at every 64 KiB block (2x the throughput into `| cat`).
 #include "ovlmount/cli/export.hpp"
 
 #include "ovlmount/core/paths.hpp"
@@ -37,6 +39,8 @@
 
 namespace ovlmount {
 namespace {
+
+constexpr int pipe_size = 1 << 20;
 
 // `path` with every symlink resolved, or `path` itself when it cannot be.
 std::string canonical(const std::string& path) {
@@ -68,6 +72,7 @@ class TarOutput {
       if (::fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode))
         if (auto checked = check_place(canonical("/proc/self/fd/1"), "stdout", never_inside); !checked)
           return checked.error();
+      if (S_ISFIFO(st.st_mode)) ::fcntl(STDOUT_FILENO, F_SETPIPE_SZ, pipe_size);
       return output;
     }
     output.name_ = path;

@@ -33,7 +33,7 @@
 namespace ovlmount {
 namespace {
 
-constexpr std::size_t chunk_size = std::size_t{1} << 20;
+constexpr std::size_t chunk_size = std::size_t{64} << 10;
 constexpr int block_size = 64 << 10;
 constexpr int dir_flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC | O_NOATIME;
 constexpr int file_flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOATIME;
