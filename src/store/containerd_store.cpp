@@ -545,31 +545,11 @@ struct ContainerdStore::State {
   Result<void> prefetch_meta_chain(const std::string& key, size_t levels) const {
     auto file = meta();
     if (!file) return file.error();
-    return (*file)->pinned([&](const BoltFile& f) -> Result<void> {
-      auto snapshots = ns_bucket(f, {"snapshots", snapshotter});
-      if (!snapshots) return snapshots.error();
-      std::string next = key;
-      std::set<std::string> seen;
-      for (size_t level = 0; level < levels && !next.empty() && seen.insert(next).second; ++level) {
-        auto known = meta_snapshots.find(next);
-        if (known == meta_snapshots.end()) {
-          std::optional<MetaSnapshot> snapshot;
-          if (*snapshots) {
-            auto entry = f.entry(**snapshots, next);
-            if (!entry) return entry.error();
-            if (*entry) {
-              auto parsed = parse_meta_snapshot(f, ns, next, (*entry)->bucket);
-              if (!parsed) return parsed.error();
-              snapshot = std::move(*parsed);
-            }
-          }
-          known = meta_snapshots.emplace(next, std::move(snapshot)).first;
-        }
-        if (!known->second) break;
-        next = known->second->parent;
-      }
-      return {};
-    });
+    return prefetch_chain(
+        **file, meta_snapshots, key, levels, [&](const BoltFile& f) { return ns_bucket(f, {"snapshots", snapshotter}); },
+        [&](const BoltFile& f, const std::string& name, const auto& bucket) {
+          return parse_meta_snapshot(f, ns, name, bucket);
+        });
   }
 
   // The snapshotter's record `key` (v1/snapshots/<key>); nullptr when absent.
@@ -585,25 +565,38 @@ struct ContainerdStore::State {
   Result<void> prefetch_snapshot_chain(const std::string& key, size_t levels) const {
     auto file = snapshotter_db();
     if (!file) return file.error();
-    return (*file)->pinned([&](const BoltFile& f) -> Result<void> {
-      auto snapshots = snap_buckets.at(f, {"v1", "snapshots"});
-      if (!snapshots) return snapshots.error();
+    return prefetch_chain(
+        **file, snapshot_records, key, levels, [&](const BoltFile& f) { return snap_buckets.at(f, {"v1", "snapshots"}); },
+        [&](const BoltFile& f, const std::string& name, const auto& bucket) {
+          return parse_snapshot_record(f, name, bucket);
+        });
+  }
+
+  // Reads the records of `file` from `key` down their parents into `cache` (up to `levels`,
+  // stopping at a missing one, a base or a loop) in one pinned reading: `records` finds the
+  // bucket that holds them, `parse` reads one.
+  template <typename Record, typename Records, typename Parse>
+  static Result<void> prefetch_chain(BoltFile& file, std::map<std::string, std::optional<Record>, std::less<>>& cache,
+                                     const std::string& key, size_t levels, Records records, Parse parse) {
+    return file.pinned([&](const BoltFile& f) -> Result<void> {
+      auto bucket = records(f);
+      if (!bucket) return bucket.error();
       std::string next = key;
       std::set<std::string> seen;
       for (size_t level = 0; level < levels && !next.empty() && seen.insert(next).second; ++level) {
-        auto known = snapshot_records.find(next);
-        if (known == snapshot_records.end()) {
-          std::optional<SnapshotRecord> record;
-          if (*snapshots) {
-            auto entry = f.entry(**snapshots, next);
+        auto known = cache.find(next);
+        if (known == cache.end()) {
+          std::optional<Record> record;
+          if (*bucket) {
+            auto entry = f.entry(**bucket, next);
             if (!entry) return entry.error();
             if (*entry) {
-              auto parsed = parse_snapshot_record(f, next, (*entry)->bucket);
+              auto parsed = parse(f, next, (*entry)->bucket);
               if (!parsed) return parsed.error();
               record = std::move(*parsed);
             }
           }
-          known = snapshot_records.emplace(next, std::move(record)).first;
+          known = cache.emplace(next, std::move(record)).first;
         }
         if (!known->second) break;
         next = known->second->parent;
