@@ -189,7 +189,6 @@ json::object resolve_json(const Stack& image, const std::string& data_root) {
 
 namespace {
 
-
 // The volume binds `args` asks for, each one checked; the ones that cannot be made are
 // reported on `err` and left out.
 std::vector<BindPlan> plan_binds(const Stack& stack, const MountPlan& plan, const MountArgs& args,
