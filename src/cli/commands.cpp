@@ -41,13 +41,28 @@ Result<std::string> canonical_dir(const std::string& path, const std::string& wh
   return std::string(resolved);
 }
 
+// 0 when the absolute, normal `path` is a directory reached without any symlink, else the errno
+// saying why not. Only its parent is opened: a descriptor of the directory itself (an overlay
+// mounted there) would make a concurrent umount of it fail as busy.
+int directory_errno(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const std::string name = path.substr(slash + 1);
+  if (name.empty()) return open_without_symlinks(path, O_PATH | O_DIRECTORY) ? 0 : errno;
+  const UniqueFd parent = open_without_symlinks(slash == 0 ? "/" : path.substr(0, slash), O_PATH | O_DIRECTORY);
+  if (!parent) return errno;
+  struct stat st {};
+  if (::fstatat(parent.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return errno;
+  if (S_ISLNK(st.st_mode)) return ELOOP;
+  return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
 // The absolute, lexically normal form of the directory `path`, which must be reached without
 // following any symlink: a mount lands exactly where the path says, never where a symlink
 // (perhaps swapped in meanwhile) points. The mounter opens it the same way again.
 Result<std::string> real_target_dir(const std::string& path, const std::string& what) {
   const std::string absolute = absolute_normal_path(path);
-  if (open_without_symlinks(absolute, O_PATH | O_DIRECTORY)) return absolute;
-  const int errnum = errno;
+  const int errnum = directory_errno(absolute);
+  if (errnum == 0) return absolute;
   if (errnum == ENOENT) return not_found(path, what + " does not exist");
   if (errnum == ENOTDIR) return failure(path, what + " is not a directory");
   if (errnum != ELOOP) return failure(path, errno_text(errnum));
