@@ -7,7 +7,7 @@
 # and --spawn are given, generates the synthetic stores (bench/gen_store.py) once into
 # /var/cache/ovlmount-bench keyed by the generator's hash, and runs bench/bench.py over them:
 # a table on stdout, the figures as JSON in DIR/bench.json (default build-bench/). The full run
-# needs about 12 GB of disk for the stores (generated once, 10-15 minutes) and then about 10
+# needs about 10 GB of disk for the stores (generated once, about 10 minutes) and then about 5
 # minutes; --tiny (what CI runs, so the suite keeps working) uses small stores and few runs.
 # With OVLMOUNT_TEST_DOCKER_HOST and OVLMOUNT_TEST_DATA_ROOT (a private dockerd, as tests/run.sh
 # starts one) it also times `run` against `docker run` with the image ovltest-base:1.
