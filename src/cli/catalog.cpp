@@ -101,6 +101,28 @@ Result<void> run_images(const Stores& stores, bool json, std::ostream& out) {
           << "  " << (refs.empty() ? "<none>" : refs) << (stores.entries().size() > 1 ? "  " + entry.label : "")
           << (stack ? "" : "  BROKEN: " + stack.error().message()) << "\n";
     }
+    auto unidentified = store.unidentified_images();
+    if (!unidentified) return unidentified.error();
+    for (const UnidentifiedImage& image : *unidentified) {
+      note_problem(image.problem, first);
+      std::string refs;
+      json::array json_refs;
+      for (const auto& name : image.references) {
+        refs.append(refs.empty() ? "" : ",").append(escape(name));
+        json_refs.emplace_back(name);
+      }
+      if (json)
+        rows.push_back(json::object{{"id", nullptr},
+                                    {"store", entry.label},
+                                    {"references", std::move(json_refs)},
+                                    {"layers", 0},
+                                    {"size", 0},
+                                    {"created", nullptr},
+                                    {"problem", image.problem.message()}});
+      else
+        out << "-  -  -  -  " << (refs.empty() ? "<none>" : refs)
+            << (stores.entries().size() > 1 ? "  " + entry.label : "") << "  BROKEN: " << image.problem.message() << "\n";
+    }
   }
   if (json) out << json::serialize(rows) << "\n";
   return first_or_ok(first);

@@ -357,6 +357,7 @@ struct ContainerdStore::State {
   mutable std::map<std::string, Outcome, std::less<>> resolved_by_name;
   mutable std::map<std::string, std::string, std::less<>> name_by_id;
   mutable std::optional<std::vector<ResolvedImage>> resolved_cache;
+  mutable std::vector<UnidentifiedImage> unidentified;  // filled with resolved_cache
   mutable std::map<std::string, ImageConfig, std::less<>> configs;  // by image ID
 
   std::string object(const std::string& what) const { return "containerd/" + ns + " " + what; }
@@ -621,9 +622,10 @@ struct ContainerdStore::State {
     return &*containers_cache;
   }
 
-  // Every image whose manifest can be found, in name order; images without their content are
-  // left out. With ImageIdentity::target an image whose manifest is corrupt is kept (its ID
-  // needs no manifest) with its problem, so listings can show it.
+  // Every image whose manifest can be found, in name order. With ImageIdentity::target an image
+  // whose manifest is missing or corrupt is kept (its ID needs no manifest) with its problem, so
+  // listings can show it; with ImageIdentity::config one whose content is missing goes to
+  // `unidentified`.
   Result<const std::vector<ResolvedImage>*> resolved_images() const {
     if (resolved_cache) return &*resolved_cache;
     auto records = images();
@@ -633,9 +635,14 @@ struct ContainerdStore::State {
     for (const ImageRecord* image : **records) {
       auto resolved_image = resolve(*image);
       if (!resolved_image) {
-        if (resolved_image.error().code == ExitCode::not_found) continue;
-        if (options.identity != ImageIdentity::target || !is_sha256_digest(image->digest)) return resolved_image.error();
-        resolved.push_back({image, {}, image->digest.substr(7), resolved_image.error()});
+        if (options.identity == ImageIdentity::target && is_sha256_digest(image->digest)) {
+          resolved.push_back({image, {}, image->digest.substr(7), resolved_image.error()});
+          continue;
+        }
+        if (resolved_image.error().code != ExitCode::not_found) return resolved_image.error();
+        std::vector<std::string> names;
+        if (!image->name.starts_with(dangling_prefix)) names.push_back(image->name);
+        unidentified.push_back({std::move(names), resolved_image.error()});
         continue;
       }
       resolved.push_back(**resolved_image);
@@ -983,6 +990,12 @@ Result<std::map<std::string, std::vector<std::string>>> ContainerdStore::referen
   }
   for (auto& [id, names] : by_id) std::sort(names.begin(), names.end());
   return by_id;
+}
+
+Result<std::vector<UnidentifiedImage>> ContainerdStore::unidentified_images() const {
+  auto resolved = state_->resolved_images();
+  if (!resolved) return resolved.error();
+  return state_->unidentified;
 }
 
 Result<std::vector<std::string>> ContainerdStore::image_ids() const {

@@ -79,6 +79,10 @@ Result<std::map<std::string, std::vector<std::string>>> DockerContainerdStore::r
 
 Result<std::vector<std::string>> DockerContainerdStore::image_ids() const { return images_->image_ids(); }
 
+Result<std::vector<UnidentifiedImage>> DockerContainerdStore::unidentified_images() const {
+  return images_->unidentified_images();
+}
+
 Result<bool> DockerContainerdStore::has_image(const std::string& id) const { return images_->has_image(id); }
 
 Result<ImageConfig> DockerContainerdStore::image_config(const std::string& id) const { return images_->image_config(id); }

@@ -169,6 +169,9 @@ std::vector<std::string> run_case(const Case& c, Totals& totals) {
         if (r.code != 0 && !contains_any(r.err, c.get("names"))) why += " stderr names none of " + c.get("names") + ";";
         if (const std::string absent = c.get("absent"); !absent.empty() && r.out.find(absent) != std::string::npos)
             why += " stdout shows " + absent + ";";
+        if (const std::string listed = c.get("listed"); cmd.key == "images" && !listed.empty() &&
+                                                         r.out.find(listed) == std::string::npos)
+            why += " images does not list " + listed + ";";
         for (const char* s : {"AddressSanitizer", "LeakSanitizer", "runtime error:", "UndefinedBehaviorSanitizer"})
             if (r.err.find(s) != std::string::npos) why += std::string(" sanitizer report (") + s + ");";
         if (r.code == 0 && kMountingCommands.count(cmd.key) != 0) {

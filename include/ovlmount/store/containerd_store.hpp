@@ -57,6 +57,7 @@ class ContainerdStore final : public ImageStore {
   // digest is a corrupt store.
   Result<std::map<std::string, std::vector<std::string>>> references() const override;
   Result<std::vector<std::string>> image_ids() const override;
+  Result<std::vector<UnidentifiedImage>> unidentified_images() const override;
   // has_image: an ID a name resolved to in this process is there; otherwise, with
   // ImageIdentity::config, an ID whose config blob the namespace does not list is not, and the
   // images are resolved in name order up to the first match (ImageIdentity::target: only the

@@ -48,6 +48,7 @@ class DockerContainerdStore final : public ImageStore {
   // RepoDigests ("nginx@sha256:<image ID>").
   Result<std::map<std::string, std::vector<std::string>>> references() const override;
   Result<std::vector<std::string>> image_ids() const override;
+  Result<std::vector<UnidentifiedImage>> unidentified_images() const override;
   Result<bool> has_image(const std::string& id) const override;
   Result<ImageConfig> image_config(const std::string& id) const override;
   Result<std::vector<Layer>> image_layers(const std::string& id, const ImageConfig& config) const override;

@@ -82,6 +82,13 @@ enum class DiffMethod {
   writable_layer,  // containers-storage (podman diff): walk the writable layer
 };
 
+// An image the store has a record of but cannot give an ID: the content its ID is computed from
+// (a containerd image's manifest or config) is gone.
+struct UnidentifiedImage {
+  std::vector<std::string> references;  // the names the record has
+  Error problem;                        // why it has no ID
+};
+
 // A place images and containers are stored in.
 class ImageStore {
  public:
@@ -102,6 +109,12 @@ class ImageStore {
 
   // The IDs (64 hex) of all images in the store.
   virtual Result<std::vector<std::string>> image_ids() const = 0;
+
+  // The images the store has records of but no ID for, by first reference, so that listings
+  // show them as broken instead of leaving them out.
+  virtual Result<std::vector<UnidentifiedImage>> unidentified_images() const {
+    return std::vector<UnidentifiedImage>();
+  }
 
   // Whether an image with ID `id` (64 hex) is stored.
   virtual Result<bool> has_image(const std::string& id) const = 0;
