@@ -11,6 +11,7 @@
 
 #include "ovlmount/core/json_output.hpp"
 #include "ovlmount/core/paths.hpp"
+#include "ovlmount/core/process_guard.hpp"
 #include "ovlmount/mount/private_mount.hpp"
 
 #include <fcntl.h>
@@ -276,6 +277,7 @@ Result<int> run_and_wait(std::vector<std::string> argv, const std::vector<gid_t>
   if (pid == 0) {
     if (::setgroups(groups.size(), groups.data()) != 0) ::_exit(run_failure_status);
     ::fcntl(info[1], F_SETFD, 0);
+    restore_inherited_limits();
     ::execve(raw[0], raw.data(), clean_environment);
     ::_exit(run_failure_status);
   }

@@ -31,7 +31,6 @@
 namespace ovlmount {
 namespace {
 
-constexpr size_t max_walk_depth = 4096;
 constexpr size_t read_chunk_size = 64 * 1024;
 const std::string capability_xattr = "security.capability";
 
@@ -89,9 +88,9 @@ class ChangeWalk {
   // hides everything of the lowers below it.
   Result<void> walk_dir(const std::string& dir_path, const std::vector<size_t>& lower_stack, bool cut_off,
                         size_t depth) {
-    if (depth >= max_walk_depth)
+    if (depth >= max_tree_depth)
       return corrupt(root_.absolute(beneath(writable_dir_, dir_path)),
-                     "directories nested deeper than " + std::to_string(max_walk_depth) + " levels");
+                     "directories nested deeper than " + std::to_string(max_tree_depth) + " levels");
     auto upper_names = root_.list_dir(beneath(writable_dir_, dir_path));
     if (!upper_names) return upper_names.error();
     std::set<std::string> names(upper_names->begin(), upper_names->end());
@@ -205,9 +204,9 @@ class UpperWalk {
 
  private:
   Result<void> walk_dir(const std::string& dir_path, const std::vector<LayerPlace>& parents, size_t depth) {
-    if (depth >= max_walk_depth)
+    if (depth >= max_tree_depth)
       return corrupt(root_.absolute(beneath(writable_dir_, dir_path)),
-                     "directories nested deeper than " + std::to_string(max_walk_depth) + " levels");
+                     "directories nested deeper than " + std::to_string(max_tree_depth) + " levels");
     auto names = root_.list_dir(beneath(writable_dir_, dir_path));
     if (!names) return names.error();
     std::sort(names->begin(), names->end());

@@ -10,6 +10,7 @@
 #include "ovlmount/forensics/tree_archive.hpp"
 
 #include "ovlmount/core/fd.hpp"
+#include "ovlmount/forensics/overlay_marks.hpp"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -87,8 +88,12 @@ Result<std::vector<std::string>> sorted_names(int dir_fd, const std::string& pat
 }
 
 // Calls `visit` for everything below the directory `dir_fd`, whose path is `prefix` ("" for
-// the root, else "etc/"): a directory before its contents, each directory's names sorted.
-Result<void> walk(int dir_fd, const std::string& prefix, const Visit& visit) {
+// the root, else "etc/") at `depth` levels below the root: a directory before its contents,
+// each directory's names sorted.
+Result<void> walk(int dir_fd, const std::string& prefix, const Visit& visit, size_t depth = 0) {
+  if (depth >= max_tree_depth)
+    return corrupt(shown(prefix.substr(0, prefix.find('/') + 1)) + "...",
+                   "directories nested deeper than " + std::to_string(max_tree_depth) + " levels");
   auto names = sorted_names(dir_fd, prefix);
   if (!names) return names.error();
   for (const std::string& name : *names) {
@@ -100,7 +105,7 @@ Result<void> walk(int dir_fd, const std::string& prefix, const Visit& visit) {
     if (!S_ISDIR(st.st_mode)) continue;
     UniqueFd sub = open_at(dir_fd, name.c_str(), dir_flags);
     if (!sub) return failure(shown(path), "cannot open: " + errno_text(errno));
-    if (auto done = walk(sub.get(), path + "/", visit); !done) return done.error();
+    if (auto done = walk(sub.get(), path + "/", visit, depth + 1); !done) return done.error();
   }
   return {};
 }

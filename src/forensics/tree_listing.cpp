@@ -330,9 +330,13 @@ class Walker {
     return rows_.add(std::move(entry), std::move(file));
   }
 
-  // Lists below the directory open at `dir_fd`, at `path`, through which layers `live` show:
-  // everything when `full`, else only the selected paths below it. False once stopped.
-  Result<bool> walk(int dir_fd, const std::string& path, const LayerList& live, bool full) {
+  // Lists below the directory open at `dir_fd`, at `path` (`depth` levels below the root),
+  // through which layers `live` show: everything when `full`, else only the selected paths
+  // below it. False once stopped.
+  Result<bool> walk(int dir_fd, const std::string& path, const LayerList& live, bool full, size_t depth = 0) {
+    if (depth >= max_tree_depth)
+      return corrupt(path.substr(0, path.find('/', 1)) + "/...",
+                     "directories nested deeper than " + std::to_string(max_tree_depth) + " levels");
     std::vector<std::pair<std::string, unsigned char>> names;
     if (full) {
       auto read = read_names(dir_fd, path);
@@ -380,7 +384,7 @@ class Walker {
         if (!found) return found.error();
         sub_live = std::move(*found);
       }
-      auto went_on = walk(sub.get(), child, sub_live, full || is_selected(child));
+      auto went_on = walk(sub.get(), child, sub_live, full || is_selected(child), depth + 1);
       if (!went_on || !*went_on) return went_on;
     }
     return true;

@@ -8,6 +8,7 @@
 #include "itest.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -442,6 +443,25 @@ BOOST_AUTO_TEST_CASE(paths_select_subtrees) {
     Result relative = files(state, {kMulti, "etc"});
     OVLT_EXPECT_EXIT(relative, 2);
     BOOST_TEST(scratch_left(state).empty(), "scratch dirs left: " << joined(scratch_left(state)));
+}
+
+// A walk holds a descriptor per directory level: 2000 levels need more than the usual soft
+// limit of 1024 open files, which ovlmount raises to its hard limit.
+BOOST_AUTO_TEST_CASE(a_tree_2000_directories_deep_equals_find_under_a_soft_limit_of_1024_open_files) {
+    TempDir t("deep-tree");
+    const fs::path root = t / "root";
+    copy_data_root(root);
+    const std::string chain_hex = docker_diff_ids(kBase).at(0).substr(7);
+    const std::string cache_id = trim(read_file(root / "image/overlay2/layerdb/sha256" / chain_hex / "cache-id"));
+    const NestedDirs deep(root / "overlay2" / cache_id / "diff/deep", 2000);
+    struct rlimit inherited {};
+    BOOST_TEST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &inherited) == 0);
+    BOOST_TEST_REQUIRE(inherited.rlim_max >= 4096u, "the hard limit of open files is too low for this test");
+    struct rlimit low = inherited;
+    low.rlim_cur = 1024;
+    BOOST_TEST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+    check_against_find("mount", kBase, root.string());
+    ::setrlimit(RLIMIT_NOFILE, &inherited);
 }
 
 BOOST_AUTO_TEST_CASE(hash_none_leaves_out_only_the_hashes) {

@@ -267,6 +267,27 @@ BOOST_AUTO_TEST_CASE(a_10_gb_sparse_file_streams_through_export_files_and_verify
     BOOST_TEST((problems.out + problems.err).find("big.bin") != std::string::npos, problems.describe());
 }
 
+BOOST_AUTO_TEST_CASE(directories_nested_deeper_than_2048_levels_are_corrupt_for_every_tree_walk) {
+    TempDir t("nested");
+    const fs::path root = t / "root";
+    copy_data_root(root);
+    const std::string chain_hex = docker_diff_ids(kBase).at(0).substr(7);
+    const NestedDirs deep(root / "overlay2" / cache_id_of(root, chain_hex) / "diff/deep", 2100);
+    const std::string r = root.string();
+    for (const std::vector<std::string>& args : std::vector<std::vector<std::string>>{
+             {"--data-root", r, "files", "--hash", "none", kBase},
+             {"--data-root", r, "export", "-o", "-", kBase}}) {
+        BOOST_TEST_CONTEXT(joined(args, " ")) {
+            const Measured m = measured(args, t.path());
+            OVLT_EXPECT_EXIT(m.result, 4);
+            OVLT_EXPECT_ONE_ERROR_LINE(m.result);
+            BOOST_TEST(m.result.err.find("/deep/...: directories nested deeper than 2048 levels") != std::string::npos,
+                       m.result.err);
+            BOOST_TEST(m.peak_rss_kib < kRssLimitKib);
+        }
+    }
+}
+
 BOOST_AUTO_TEST_CASE(a_tar_split_gzip_bomb_is_corrupt_in_bounded_time_and_memory) {
     TempDir t("gzbomb");
     const fs::path root = t / "root";

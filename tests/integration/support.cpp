@@ -395,6 +395,20 @@ bool remove_tree(const fs::path& dir) {
     return g_remove_ok;
 }
 
+NestedDirs::NestedDirs(fs::path top, std::size_t levels) : top_(std::move(top)) {
+    fs::create_directory(top_);
+    int fd = ::open(top_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    for (std::size_t level = 1; fd >= 0 && level < levels; ++level) {
+        const int sub = ::mkdirat(fd, "d", 0755) == 0 ? ::openat(fd, "d", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+        ::close(fd);
+        fd = sub;
+    }
+    if (fd < 0) throw std::runtime_error("cannot nest directories below " + top_.string() + ": " + std::strerror(errno));
+    ::close(fd);
+}
+
+NestedDirs::~NestedDirs() { run({"rm", "-rf", "--one-file-system", top_.string()}); }
+
 std::string read_file(const fs::path& p) {
     int fd = open_noatime(AT_FDCWD, p.c_str(), O_RDONLY);
     if (fd < 0) fail("open " + p.string() + ": " + errno_text(errno));

@@ -112,6 +112,19 @@ void unmount_below(const fs::path& dir);
 // rm -rf that never crosses a mount point; returns false if something was left.
 bool remove_tree(const fs::path& dir);
 
+// `levels` directories nested in one another ("d/d/d/..."), the outermost at `top`, made through
+// descriptors (the path may be longer than PATH_MAX); removed with GNU rm, which nftw cannot do.
+class NestedDirs {
+public:
+    NestedDirs(fs::path top, std::size_t levels);
+    NestedDirs(const NestedDirs&) = delete;
+    NestedDirs& operator=(const NestedDirs&) = delete;
+    ~NestedDirs();
+
+private:
+    fs::path top_;
+};
+
 std::string read_file(const fs::path& p);  // O_NOATIME when permitted
 void write_file(const fs::path& p, std::string_view data);
 
