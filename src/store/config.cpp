@@ -27,27 +27,74 @@ constexpr size_t max_toml_dots = 4096;
 
 // toml++ 3.3's is_non_ascii_horizontal_whitespace() reaches __builtin_unreachable() (undefined
 // behaviour) for the code points of three of its 1018-wide blocks that are not whitespace:
-// U+00A1..U+0499, U+2C5E..U+3057 but U+3000, U+FB26..U+FEFE. The first such code point of
-// `text` (lenient UTF-8 decoding; toml++ refuses bad UTF-8 itself), if any.
-std::optional<char32_t> code_point_toml_mishandles(std::string_view text) {
+// U+00A1..U+0499, U+2C5E..U+3057 but U+3000, U+FB26..U+FEFE (lenient UTF-8 decoding; toml++
+// refuses bad UTF-8 itself).
+bool toml_mishandles(char32_t c) {
+  return (c >= 0xa1 && c <= 0x499) || (c >= 0x2c5e && c <= 0x3057 && c != 0x3000) || (c >= 0xfb26 && c <= 0xfefe);
+}
+
+// Where a TOML scanner is: a comment runs to the end of its line; the strings end at their own
+// quotes (a basic string's backslash escapes the next byte) or, single-line, at a newline.
+enum class TomlSpan { code, comment, basic, literal, multiline_basic, multiline_literal };
+
+// Blanks (with spaces, byte for byte) the code points toml++ mishandles that sit in comments, as
+// localized configs have them ("# Répertoire"). Returns the first one that sits elsewhere (a
+// key or a string, which blanking would change), if any: then `text` must not be parsed.
+std::optional<char32_t> blank_mishandled_in_comments(std::string& text) {
+  TomlSpan span = TomlSpan::code;
+  const auto escapes_ascii = [&](size_t i) { return i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) < 0x80u; };
   for (size_t i = 0; i < text.size(); ++i) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    const auto next = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(text[i + k]) & 0x3fu); };
-    char32_t c = 0;
-    if ((lead & 0xe0u) == 0xc0u && i + 1 < text.size()) c = (char32_t{lead} & 0x1fu) << 6 | next(1);
-    else if ((lead & 0xf0u) == 0xe0u && i + 2 < text.size()) c = (char32_t{lead} & 0x0fu) << 12 | next(1) << 6 | next(2);
-    else continue;
-    if ((c >= 0xa1 && c <= 0x499) || (c >= 0x2c5e && c <= 0x3057 && c != 0x3000) || (c >= 0xfb26 && c <= 0xfefe))
-      return c;
+    const char c = text[i];
+    const auto lead = static_cast<unsigned char>(c);
+    if (lead >= 0xc0u) {
+      const auto next = [&](size_t k) { return static_cast<char32_t>(static_cast<unsigned char>(text[i + k]) & 0x3fu); };
+      size_t length = 0;
+      char32_t code = 0;
+      if ((lead & 0xe0u) == 0xc0u && i + 1 < text.size()) length = 2, code = (char32_t{lead} & 0x1fu) << 6 | next(1);
+      else if ((lead & 0xf0u) == 0xe0u && i + 2 < text.size()) length = 3, code = (char32_t{lead} & 0x0fu) << 12 | next(1) << 6 | next(2);
+      if (length != 0 && toml_mishandles(code)) {
+        if (span != TomlSpan::comment) return code;
+        text.replace(i, length, length, ' ');
+        i += length - 1;
+      }
+      continue;
+    }
+    const std::string_view rest = std::string_view(text).substr(i);
+    switch (span) {
+      case TomlSpan::code:
+        if (c == '#') span = TomlSpan::comment;
+        else if (rest.starts_with("\"\"\"")) span = TomlSpan::multiline_basic, i += 2;
+        else if (rest.starts_with("'''")) span = TomlSpan::multiline_literal, i += 2;
+        else if (c == '"') span = TomlSpan::basic;
+        else if (c == '\'') span = TomlSpan::literal;
+        break;
+      case TomlSpan::comment:
+        if (c == '\n') span = TomlSpan::code;
+        break;
+      case TomlSpan::basic:
+        if (c == '\\' && escapes_ascii(i)) ++i;
+        else if (c == '"' || c == '\n') span = TomlSpan::code;
+        break;
+      case TomlSpan::literal:
+        if (c == '\'' || c == '\n') span = TomlSpan::code;
+        break;
+      case TomlSpan::multiline_basic:
+        if (c == '\\' && escapes_ascii(i)) ++i;
+        else if (rest.starts_with("\"\"\"")) span = TomlSpan::code, i += 2;
+        break;
+      case TomlSpan::multiline_literal:
+        if (rest.starts_with("'''")) span = TomlSpan::code, i += 2;
+        break;
+    }
   }
   return std::nullopt;
 }
 
-Result<toml::table> parse_toml(const std::string& text, const std::string& object) {
+Result<toml::table> parse_toml(std::string text, const std::string& object) {
   if (std::count(text.begin(), text.end(), '.') > static_cast<std::ptrdiff_t>(max_toml_dots))
     return corrupt(object, "not valid TOML for ovlmount (more than " + std::to_string(max_toml_dots) +
                                " dots: keys may nest deeper than it parses safely)");
-  if (const auto c = code_point_toml_mishandles(text)) {
+  if (const auto c = blank_mishandled_in_comments(text)) {
     char name[16];
     std::snprintf(name, sizeof name, "U+%04X", static_cast<unsigned>(*c));
     return corrupt(object, "not valid TOML for ovlmount (holds " + std::string(name) +

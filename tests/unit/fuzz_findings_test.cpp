@@ -57,10 +57,13 @@ BOOST_AUTO_TEST_CASE(docker_io_path_that_looks_like_a_registry_keeps_dockers_key
 
 // fuzz_toml_config: toml++ 3.3 reached __builtin_unreachable() (undefined behaviour: UBSan
 // aborts, a release build may do anything) on a non-whitespace code point of three of its
-// whitespace table's blocks, here U+00C7 between a key and '='. Such text is now refused
-// before toml++ sees it; ASCII and other code points still parse.
+// whitespace table's blocks, here U+00C7 between a key and '='. Such a code point in a key or
+// a string is now refused before toml++ sees it, and blanked in a comment; ASCII and other code
+// points still parse.
 BOOST_AUTO_TEST_CASE(toml_with_a_code_point_toml_mishandles_is_corrupt) {
-  for (const char* text : {"rto \xc3\x87 = \"x\"\n", "# \xe3\x80\x81\nroot = \"/x\"\n", "root = \"/\xef\xb9\x90\"\n"}) {
+  for (const char* text : {"rto \xc3\x87 = \"x\"\n", "root = \"/\xef\xb9\x90\"\n", "root = \"/x # \xc3\xa9\"\n",
+                           "root = '/x # \xc3\xa9'\n", "root = \"\"\"/x\n# \xc3\xa9\"\"\"\n", "root = '''/x\n# \xc3\xa9'''\n",
+                           "root = \"/x\\\" # \xc3\xa9\"\n", "root = \"/x\\\xc3\xa9 # \xc3\xa9\"\n"}) {
     auto storage = parse_storage_conf(text, "storage.conf");
     BOOST_TEST_REQUIRE(!storage.has_value(), text);
     BOOST_TEST(static_cast<int>(storage.error().code) == static_cast<int>(ExitCode::corrupt));
@@ -70,6 +73,21 @@ BOOST_AUTO_TEST_CASE(toml_with_a_code_point_toml_mishandles_is_corrupt) {
   auto root = parse_containerd_config("# \xe2\x82\xac \xf0\x9f\x90\xb3\nroot = \"/srv/\xe4\xb8\xad\"\n", "config.toml");
   BOOST_TEST_REQUIRE(root.has_value());
   BOOST_TEST(*root == "/srv/\xe4\xb8\xad");
+}
+
+// A localized config's comments hold such code points ("# Répertoire des données"): they are
+// blanked, not refused, also after strings that hold a '#', a quote or a backslash.
+BOOST_AUTO_TEST_CASE(toml_comments_with_code_points_toml_mishandles_parse) {
+  const std::string text =
+      "# R\xc3\xa9pertoire des donn\xc3\xa9" "es \xe3\x80\x81\n"
+      "[storage]\n"
+      "driver = \"overlay\" # pilote \xc3\xa9\n"
+      "runroot = '/run/#x' # \xc3\xa9\n"
+      "rootless_storage_path = \"\"\"a\\\"b\"\"\" # \xc3\xa9 \"\"\"\n"
+      "graphroot = \"/srv/c\\\"\\\\#\" # d\xc3\xa9p\xc3\xb4t\n";
+  auto storage = parse_storage_conf(text, "storage.conf");
+  BOOST_TEST_REQUIRE(storage.has_value(), storage.error().message());
+  BOOST_TEST(*storage == "/srv/c\"\\#");
 }
 
 // fuzz_bolt: a branch page whose keys send a lookup to another page than the one holding the
