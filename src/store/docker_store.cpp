@@ -17,6 +17,7 @@
 #include "ovlmount/store/image_config.hpp"
 
 #include <boost/json.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include <algorithm>
 
@@ -76,6 +77,148 @@ Result<std::string> image_id_of(const json::value& id, std::string_view key, con
   return std::string(text->subview(7));
 }
 
+// The events of basic_parser over repositories.json when one reference is looked up: what
+// repositories() and lookup_name would find in the parsed document, without building it (a
+// store of 100,000 images has a 12 MB file). Depth 1 is the top object, depth 2 "Repositories",
+// depth 3 a repository's tags. A repeated key counts as its last occurrence, as boost::json
+// (and Docker's Go) keep it. Values are counted against json_max_memory as parse_untrusted_json
+// would hold them, so the lookup refuses what the listing refuses.
+class RepositoryLookup {
+ public:
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+
+  // What the last occurrence of a wanted key held.
+  enum class Found { absent, object, string, other };
+
+  RepositoryLookup(std::string_view name, std::string_view key) : name_(name), key_(key) {}
+
+  bool over_budget() const { return over_budget_; }
+  // Whether the document is an object whose last "Repositories" is an object.
+  bool has_repositories() const { return top_is_object_ && repositories_ == Found::object; }
+  // The last entry of the repository `name`: absent, an object, or something else.
+  Found repository() const { return repository_; }
+  // The last value of tag `key` in that entry, and the string when it is one (at most 71 bytes
+  // kept: a longer one is no image ID).
+  Found tag() const { return tag_; }
+  const std::string& tag_text() const { return tag_text_; }
+
+  bool on_document_begin(boost::system::error_code&) { return true; }
+  bool on_document_end(boost::system::error_code&) { return true; }
+  bool on_array_begin(boost::system::error_code& ec) {
+    value(Found::other);
+    ++depth_;
+    return charge(ec);
+  }
+  bool on_array_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    return true;
+  }
+  bool on_object_begin(boost::system::error_code& ec) {
+    if (depth_ == 0) top_is_object_ = true;
+    value(Found::object);
+    ++depth_;
+    return charge(ec);
+  }
+  bool on_object_end(std::size_t, boost::system::error_code&) {
+    --depth_;
+    in_repositories_ = depth_ >= 2 && in_repositories_;
+    in_repository_ = depth_ >= 3 && in_repository_;
+    return true;
+  }
+  bool on_string_part(json::string_view part, std::size_t, boost::system::error_code& ec) {
+    if (wants_tag_) keep_tag(part);
+    return charge(ec, part.size());
+  }
+  bool on_string(json::string_view part, std::size_t, boost::system::error_code& ec) {
+    if (wants_tag_) keep_tag(part);
+    value(Found::string);
+    return charge(ec, part.size() + sizeof(json::value));
+  }
+  bool on_key_part(json::string_view part, std::size_t, boost::system::error_code& ec) {
+    key_part(part);
+    return charge(ec, part.size());
+  }
+  bool on_key(json::string_view part, std::size_t, boost::system::error_code& ec) {
+    key_part(part);
+    const std::string_view wanted = depth_ == 1 ? std::string_view("Repositories") : depth_ == 2 ? name_ : key_;
+    const bool counts = depth_ == 1 || (depth_ == 2 && in_repositories_) || (depth_ == 3 && in_repository_);
+    pending_ = counts && key_matches_ && key_size_ == wanted.size() ? depth_ : 0;
+    if (pending_ == 3) tag_text_.clear();
+    wants_tag_ = pending_ == 3;
+    key_matches_ = true;
+    key_size_ = 0;
+    return charge(ec, part.size());
+  }
+  bool on_number_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_int64(std::int64_t, json::string_view, boost::system::error_code& ec) { return scalar(ec); }
+  bool on_uint64(std::uint64_t, json::string_view, boost::system::error_code& ec) { return scalar(ec); }
+  bool on_double(double, json::string_view, boost::system::error_code& ec) { return scalar(ec); }
+  bool on_bool(bool, boost::system::error_code& ec) { return scalar(ec); }
+  bool on_null(boost::system::error_code& ec) { return scalar(ec); }
+  bool on_comment_part(json::string_view, boost::system::error_code&) { return true; }
+  bool on_comment(json::string_view, boost::system::error_code&) { return true; }
+
+ private:
+  bool scalar(boost::system::error_code& ec) {
+    value(Found::other);
+    return charge(ec);
+  }
+  // A value begins at the current depth: what the pending wanted key (if any) holds.
+  void value(Found found) {
+    if (pending_ == 0 || pending_ != depth_) return;
+    if (pending_ == 1) {
+      repositories_ = found;
+      repository_ = Found::absent;
+      tag_ = Found::absent;
+      in_repositories_ = found == Found::object;
+    } else if (pending_ == 2) {
+      repository_ = found;
+      tag_ = Found::absent;
+      in_repository_ = found == Found::object;
+    } else {
+      tag_ = found;
+    }
+    pending_ = 0;
+    wants_tag_ = false;
+  }
+  void key_part(json::string_view part) {
+    const std::string_view wanted = depth_ == 1 ? std::string_view("Repositories") : depth_ == 2 ? name_ : key_;
+    key_matches_ = key_matches_ && key_size_ + part.size() <= wanted.size() &&
+                   wanted.substr(key_size_, part.size()) == std::string_view(part.data(), part.size());
+    key_size_ += part.size();
+  }
+  void keep_tag(json::string_view part) {
+    tag_text_.append(part.data(), std::min(part.size(), 72 - std::min<size_t>(72, tag_text_.size())));
+  }
+  bool charge(boost::system::error_code& ec, size_t bytes = sizeof(json::value)) {
+    budget_used_ += bytes;
+    if (budget_used_ <= json_max_memory) return true;
+    over_budget_ = true;
+    ec = json::error::exception;
+    return false;
+  }
+
+  std::string_view name_;
+  std::string_view key_;
+  size_t depth_ = 0;
+  size_t pending_ = 0;  // the depth whose wanted key was just read, else 0
+  bool key_matches_ = true;
+  size_t key_size_ = 0;
+  bool wants_tag_ = false;
+  bool top_is_object_ = false;
+  bool in_repositories_ = false;
+  bool in_repository_ = false;
+  Found repositories_ = Found::absent;
+  Found repository_ = Found::absent;
+  Found tag_ = Found::absent;
+  std::string tag_text_;
+  size_t budget_used_ = 0;
+  bool over_budget_ = false;
+};
+
 std::int64_t parse_size(std::string_view text) {
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string_view::npos) return -1;
   return std::stoll(std::string(text));
@@ -104,21 +247,30 @@ Result<std::optional<json::object>> DockerStore::repositories() const {
 }
 
 Result<std::optional<std::string>> DockerStore::lookup_name(const ImageRef& ref) const {
-  auto repositories = this->repositories();
-  if (!repositories) return repositories.error();
-  if (!*repositories) return std::optional<std::string>();
-  const std::string name = ref.familiar_name();
-  const json::value* repository = (*repositories)->if_contains(name);
-  if (!repository) return std::optional<std::string>();
   const std::string object = root_.absolute(repositories_file);
-  auto tags = tags_of(*repository, name, object);
-  if (!tags) return tags.error();
+  auto text = root_.read_file(repositories_file, max_json_size);
+  if (!text && text.error().code == ExitCode::not_found) return std::optional<std::string>();
+  if (!text) return text.error();
+  const std::string name = ref.familiar_name();
   const std::string key = ref.store_key();
-  const json::value* id = (*tags)->if_contains(key);
-  if (!id) return std::optional<std::string>();
-  auto image_id = image_id_of(*id, key, object);
-  if (!image_id) return image_id.error();
-  return std::optional<std::string>(std::move(*image_id));
+  json::parse_options options;
+  options.max_depth = json_max_depth;
+  json::basic_parser<RepositoryLookup> parser(options, name, key);
+  boost::system::error_code ec;
+  const size_t used = parser.write_some(false, text->data(), text->size(), ec);
+  if (parser.handler().over_budget())
+    return corrupt(object, "malformed JSON: needs more memory to parse than one store document may take");
+  if (!ec && used < text->size()) ec = json::error::extra_data;
+  if (ec) return corrupt(object, "malformed JSON: " + ec.message());
+  const RepositoryLookup& found = parser.handler();
+  if (!found.has_repositories()) return corrupt(object, "no \"Repositories\" object");
+  if (found.repository() == RepositoryLookup::Found::absent) return std::optional<std::string>();
+  if (found.repository() != RepositoryLookup::Found::object)
+    return corrupt(object, "entry \"" + name + "\" is not an object");
+  if (found.tag() == RepositoryLookup::Found::absent) return std::optional<std::string>();
+  if (found.tag() != RepositoryLookup::Found::string || !is_sha256_digest(found.tag_text()))
+    return corrupt(object, "entry \"" + key + "\" is not a sha256 image ID");
+  return std::optional<std::string>(found.tag_text().substr(7));
 }
 
 Result<std::map<std::string, std::vector<std::string>>> DockerStore::references() const {
