@@ -112,6 +112,37 @@ BOOST_AUTO_TEST_CASE(malformed_metadata_is_corrupt) {
   BOOST_TEST((error_code(resolve(fake, "app")) == ExitCode::not_found));
 }
 
+// A name is looked up in repositories.json as it streams: what boost::json's document would
+// hold (the last of repeated keys, escapes decoded), with the same verdicts.
+BOOST_AUTO_TEST_CASE(a_name_resolves_to_the_last_of_repeated_entries_as_the_document_holds_it) {
+  FakeDockerStore fake;
+  const std::string id = fake.add_image({diff_id("a")});
+  const std::string other = fake.add_image({diff_id("b")});
+  const std::string file = "image/overlay2/repositories.json";
+  const auto image_of = [&](const std::string& reference) -> std::string {
+    auto stack = resolve(fake, reference);
+    return stack ? stack->image_id : "error " + stack.error().message();
+  };
+  fake.root.add_file(file, R"({"Repositories":{"app":{"app:latest":"sha256:)" + other + R"("},"app":{"app:latest":"sha256:)" + id + R"("}}})");
+  BOOST_TEST(image_of("app") == "sha256:" + id);
+  fake.root.add_file(file, R"({"Repositories":{"app":{"app:latest":"sha256:)" + other + R"(","app:latest":"sha256:)" + id + R"("}}})");
+  BOOST_TEST(image_of("app") == "sha256:" + id);
+  fake.root.add_file(file, R"({"Repositories":{"\u0061pp":{"app:l\u0061test":"sha256:)" + id + R"("}},"x":{"app":5}})");
+  BOOST_TEST(image_of("app") == "sha256:" + id);
+  fake.root.add_file(file, R"({"Repositories":{"app":{"app:latest":"sha256:)" + id + R"("}},"Repositories":{}})");
+  BOOST_TEST((error_code(resolve(fake, "app")) == ExitCode::not_found));
+  fake.root.add_file(file, R"({"Repositories":{"app":{"app:latest":"sha256:)" + id + R"("},"app":[]}})");
+  BOOST_TEST(image_of("app").find("entry \"app\" is not an object") != std::string::npos, image_of("app"));
+  fake.root.add_file(file, R"({"Repositories":{"app":{"app:latest":"sha256:)" + id + R"(","app:latest":{"a":"b"}}}})");
+  BOOST_TEST(image_of("app").find("entry \"app:latest\" is not a sha256 image ID") != std::string::npos, image_of("app"));
+  fake.root.add_file(file, R"({"Repositories":{"app":{"app:latest":"sha256:)" + id + R"("}},"Repositories":3})");
+  BOOST_TEST(image_of("app").find("no \"Repositories\" object") != std::string::npos, image_of("app"));
+  fake.root.add_file(file, R"({"Repositories":{"app":{"app:latest":"sha256:)" + id + R"("}}} x)");
+  BOOST_TEST(image_of("app").find("malformed JSON") != std::string::npos, image_of("app"));
+  fake.root.add_file(file, R"({"Repositories":{"app":{"app:latest":"sha256:)" + id + R"(0"}}})");
+  BOOST_TEST(image_of("app").find("is not a sha256 image ID") != std::string::npos, image_of("app"));
+}
+
 BOOST_AUTO_TEST_CASE(bad_diff_ids_in_a_config_are_corrupt) {
   FakeDockerStore fake;
   const std::string id = fake.add_image({"sha256:short"});
