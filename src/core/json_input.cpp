@@ -4,6 +4,7 @@
 // arena makes a store's large catalogue (megabytes of small strings) cheap to build and free.
 #include "ovlmount/core/json_input.hpp"
 
+#include <boost/json/error.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/storage_ptr.hpp>
 
@@ -94,6 +95,14 @@ boost::json::value parse_untrusted_json(std::string_view text, boost::system::er
     ec = boost::system::error_code(1, json_limit_category);
     return nullptr;
   }
+}
+
+bool StreamingJsonHandler::charge(boost::system::error_code& ec, std::size_t bytes) {
+  used_ += bytes;
+  if (used_ <= json_max_memory) return true;
+  over_budget_ = true;
+  ec = boost::json::error::exception;
+  return false;
 }
 
 }  // namespace ovlmount

@@ -83,19 +83,13 @@ Result<std::string> image_id_of(const json::value& id, std::string_view key, con
 // depth 3 a repository's tags. A repeated key counts as its last occurrence, as boost::json
 // (and Docker's Go) keep it. Values are counted against json_max_memory as parse_untrusted_json
 // would hold them, so the lookup refuses what the listing refuses.
-class RepositoryLookup {
+class RepositoryLookup : public StreamingJsonHandler {
  public:
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
   // What the last occurrence of a wanted key held.
   enum class Found { absent, object, string, other };
 
   RepositoryLookup(std::string_view name, std::string_view key) : name_(name), key_(key) {}
 
-  bool over_budget() const { return over_budget_; }
   // Whether the document is an object whose last "Repositories" is an object.
   bool has_repositories() const { return top_is_object_ && repositories_ == Found::object; }
   // The last entry of the repository `name`: absent, an object, or something else.
@@ -193,13 +187,6 @@ class RepositoryLookup {
   void keep_tag(json::string_view part) {
     tag_text_.append(part.data(), std::min(part.size(), 72 - std::min<size_t>(72, tag_text_.size())));
   }
-  bool charge(boost::system::error_code& ec, size_t bytes = sizeof(json::value)) {
-    budget_used_ += bytes;
-    if (budget_used_ <= json_max_memory) return true;
-    over_budget_ = true;
-    ec = json::error::exception;
-    return false;
-  }
 
   std::string_view name_;
   std::string_view key_;
@@ -215,8 +202,6 @@ class RepositoryLookup {
   Found repository_ = Found::absent;
   Found tag_ = Found::absent;
   std::string tag_text_;
-  size_t budget_used_ = 0;
-  bool over_budget_ = false;
 };
 
 std::int64_t parse_size(std::string_view text) {

@@ -37,18 +37,12 @@ constexpr std::array<std::uint8_t, 256> hex_values = [] {
 
 // The events of basic_parser over a catalogue: a JSON array of objects. Depth 1 is the array,
 // depth 2 an entry, depth 3 the inside of an entry's member.
-class CatalogueHandler {
+class CatalogueHandler : public StreamingJsonHandler {
  public:
-  static constexpr std::size_t max_object_size = std::size_t(-1);
-  static constexpr std::size_t max_array_size = std::size_t(-1);
-  static constexpr std::size_t max_key_size = std::size_t(-1);
-  static constexpr std::size_t max_string_size = std::size_t(-1);
-
   CatalogueHandler(const std::string& file, std::span<const std::string_view> keys, const EntrySink& sink)
       : file_(file), keys_(keys), sink_(sink), members_(keys.size()) {}
 
   bool is_array() const { return is_array_; }
-  bool over_budget() const { return over_budget_; }
   const std::optional<Error>& entry_error() const { return entry_error_; }
 
   bool on_document_begin(boost::system::error_code&) { return true; }
@@ -161,15 +155,6 @@ class CatalogueHandler {
     string_.append(part.data(), part.size());
     return true;
   }
-  // Counts `bytes` (by default one value as a DOM would hold it) against json_max_memory: a
-  // catalogue is refused where parse_untrusted_json would refuse it, though little is kept.
-  bool charge(boost::system::error_code& ec, size_t bytes = sizeof(json::value)) {
-    budget_used_ += bytes;
-    if (budget_used_ <= json_max_memory) return true;
-    over_budget_ = true;
-    ec = json::error::exception;
-    return false;
-  }
   bool count(std::int64_t value) {
     current_->type = Member::Type::count;
     current_->count = value;
@@ -216,8 +201,6 @@ class CatalogueHandler {
   std::string string_;
   size_t depth_ = 0;
   size_t index_ = 0;
-  size_t budget_used_ = 0;
-  bool over_budget_ = false;
   bool is_array_ = false;
   bool entry_open_ = false;
   std::optional<Error> entry_error_;
