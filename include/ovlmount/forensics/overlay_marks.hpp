@@ -24,7 +24,7 @@ inline constexpr const char* opaque_xattr = "trusted.overlay.opaque";
 inline constexpr std::string_view whiteout_prefix = ".wh.";
 inline constexpr std::string_view opaque_marker = ".wh..wh..opq";
 
-// How deep a walk of a layer dir or a mounted tree goes. Below 2048 levels a path is longer than
+// How deep a walk of a layer dir or a mounted tree goes. Past 2048 levels a path is longer than
 // PATH_MAX (4096 bytes), so no program could open it by name: a directory nested deeper is a
 // corrupt store, and a crafted layer cannot exhaust the stack, the descriptors (one a level)
 // or the memory (paths grow with depth) of a walk.
