@@ -55,6 +55,34 @@ bool is_link_name(std::string_view name) {
          std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'A' && c <= 'Z') || (c >= '2' && c <= '7'); });
 }
 
+// One row of `images` for image `id` ("" for an image without one) named `names`, whose stack
+// is `stack` (or its problem): appended to `rows` when given, else printed on `out` (with the
+// store's `label` when `show_label`).
+void image_row(const std::string& id, const std::vector<std::string>& names, const Result<Stack>& stack,
+               const std::string& label, bool show_label, json::array* rows, std::ostream& out) {
+  std::int64_t size = 0;
+  if (stack)
+    for (const Layer& layer : stack->layers) size += std::max<std::int64_t>(layer.size, 0);
+  if (rows) {
+    json::array refs;
+    for (const auto& name : names) refs.emplace_back(name);
+    rows->push_back(json::object{{"id", id.empty() ? json::value(nullptr) : json::value("sha256:" + id)},
+                                 {"store", label},
+                                 {"references", std::move(refs)},
+                                 {"layers", stack ? stack->layers.size() : 0},
+                                 {"size", size},
+                                 {"created", stack ? string_or_null(stack->created) : json::value(nullptr)},
+                                 {"problem", stack ? json::value(nullptr) : json::value(stack.error().message())}});
+    return;
+  }
+  std::string refs;
+  for (const auto& name : names) refs.append(refs.empty() ? "" : ",").append(escape(name));
+  out << (id.empty() ? "-" : id.substr(0, 12)) << "  " << (stack ? std::to_string(stack->layers.size()) : "-") << "  "
+      << (stack ? human_size(size) : "-") << "  " << (stack && !stack->created.empty() ? escape(stack->created) : "-")
+      << "  " << (refs.empty() ? "<none>" : refs) << (show_label ? "  " + label : "")
+      << (stack ? "" : "  BROKEN: " + stack.error().message()) << "\n";
+}
+
 }  // namespace
 
 Result<void> run_images(const Stores& stores, bool json, std::ostream& out) {
@@ -77,51 +105,14 @@ Result<void> run_images(const Stores& stores, bool json, std::ostream& out) {
       auto stack = !stored    ? Result<Stack>(stored.error())
                    : *stored ? resolve_image(store, id)
                              : Result<Stack>(not_found("image sha256:" + id, "is named, but its config is missing from the image store"));
-      std::int64_t size = 0;
-      if (stack)
-        for (const Layer& layer : stack->layers) size += std::max<std::int64_t>(layer.size, 0);
-      else
-        note_problem(stack.error(), first);
-      if (json) {
-        json::array refs;
-        for (const auto& name : names) refs.emplace_back(name);
-        rows.push_back(json::object{{"id", "sha256:" + id},
-                                    {"store", entry.label},
-                                    {"references", std::move(refs)},
-                                    {"layers", stack ? stack->layers.size() : 0},
-                                    {"size", size},
-                                    {"created", stack ? string_or_null(stack->created) : json::value(nullptr)},
-                                    {"problem", stack ? json::value(nullptr) : json::value(stack.error().message())}});
-        continue;
-      }
-      std::string refs;
-      for (const auto& name : names) refs.append(refs.empty() ? "" : ",").append(escape(name));
-      out << id.substr(0, 12) << "  " << (stack ? std::to_string(stack->layers.size()) : "-") << "  "
-          << (stack ? human_size(size) : "-") << "  " << (stack && !stack->created.empty() ? escape(stack->created) : "-")
-          << "  " << (refs.empty() ? "<none>" : refs) << (stores.entries().size() > 1 ? "  " + entry.label : "")
-          << (stack ? "" : "  BROKEN: " + stack.error().message()) << "\n";
+      if (!stack) note_problem(stack.error(), first);
+      image_row(id, names, stack, entry.label, stores.entries().size() > 1, json ? &rows : nullptr, out);
     }
     auto unidentified = store.unidentified_images();
     if (!unidentified) return unidentified.error();
     for (const UnidentifiedImage& image : *unidentified) {
       note_problem(image.problem, first);
-      std::string refs;
-      json::array json_refs;
-      for (const auto& name : image.references) {
-        refs.append(refs.empty() ? "" : ",").append(escape(name));
-        json_refs.emplace_back(name);
-      }
-      if (json)
-        rows.push_back(json::object{{"id", nullptr},
-                                    {"store", entry.label},
-                                    {"references", std::move(json_refs)},
-                                    {"layers", 0},
-                                    {"size", 0},
-                                    {"created", nullptr},
-                                    {"problem", image.problem.message()}});
-      else
-        out << "-  -  -  -  " << (refs.empty() ? "<none>" : refs)
-            << (stores.entries().size() > 1 ? "  " + entry.label : "") << "  BROKEN: " << image.problem.message() << "\n";
+      image_row("", image.references, image.problem, entry.label, stores.entries().size() > 1, json ? &rows : nullptr, out);
     }
   }
   if (json) out << json::serialize(rows) << "\n";

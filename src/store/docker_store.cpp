@@ -137,7 +137,7 @@ class RepositoryLookup : public StreamingJsonHandler {
   }
   bool on_key(json::string_view part, std::size_t, boost::system::error_code& ec) {
     key_part(part);
-    const std::string_view wanted = depth_ == 1 ? std::string_view("Repositories") : depth_ == 2 ? name_ : key_;
+    const std::string_view wanted = wanted_key();
     const bool counts = depth_ == 1 || (depth_ == 2 && in_repositories_) || (depth_ == 3 && in_repository_);
     pending_ = counts && key_matches_ && key_size_ == wanted.size() ? depth_ : 0;
     if (pending_ == 3) tag_text_.clear();
@@ -178,8 +178,10 @@ class RepositoryLookup : public StreamingJsonHandler {
     pending_ = 0;
     wants_tag_ = false;
   }
+  // The key wanted at the current depth: "Repositories", then the repository, then the tag.
+  std::string_view wanted_key() const { return depth_ == 1 ? std::string_view("Repositories") : depth_ == 2 ? name_ : key_; }
   void key_part(json::string_view part) {
-    const std::string_view wanted = depth_ == 1 ? std::string_view("Repositories") : depth_ == 2 ? name_ : key_;
+    const std::string_view wanted = wanted_key();
     key_matches_ = key_matches_ && key_size_ + part.size() <= wanted.size() &&
                    wanted.substr(key_size_, part.size()) == std::string_view(part.data(), part.size());
     key_size_ += part.size();
